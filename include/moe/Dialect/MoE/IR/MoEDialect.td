@@ -1,0 +1,35 @@
+//===- MoEDialect.td - Mixture-of-Experts dialect ----------*- tablegen -*-===//
+
+#ifndef MOE_DIALECT_MOE_IR_MOEDIALECT_TD
+#define MOE_DIALECT_MOE_IR_MOEDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def MoE_Dialect : Dialect {
+  let name = "moe";
+  let cppNamespace = "::mlir::moe";
+  let summary = "Sparsely-gated Mixture-of-Experts layers";
+  let description = [{
+    The `moe` dialect expresses the sparsely-gated Mixture-of-Experts layer of
+    Shazeer et al. 2017 on ranked tensors: gating (optionally noisy), top-k,
+    routing weights, dispatch of tokens to experts (dropless or with a
+    capacity), the experts themselves, the weighted combine back to token
+    order, the balancing losses, hierarchical routing and the all-to-all
+    exchange of expert parallelism.
+
+    `moe.layer` carries a whole layer's configuration; `moe-expand-layer`
+    rewrites it into the fine-grained ops, which the conversions lower.
+
+    Conventions shared by all ops: `T` is the token count (static or dynamic),
+    `d` the model width, `n` the number of experts, `k` the experts chosen per
+    token. Data tensors hold f16, bf16, f32 or f64; index tensors i32 or i64.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let useDefaultAttributePrinterParser = 1;
+  let hasConstantMaterializer = 1;
+}
+
+class MoE_Op<string mnemonic, list<Trait> traits = []>
+    : Op<MoE_Dialect, mnemonic, traits>;
+
+#endif // MOE_DIALECT_MOE_IR_MOEDIALECT_TD
