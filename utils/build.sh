@@ -11,6 +11,9 @@ build="${MOE_BUILD_DIR:-$root/build}"
 
 "$root/utils/install-deps.sh"
 
+# Lets ccache reuse objects compiled in another checkout of the project.
+export CCACHE_BASEDIR="$root"
+
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -G Ninja -S "$root" -B "$build" \
     -DCMAKE_BUILD_TYPE=Release \
