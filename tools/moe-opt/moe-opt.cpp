@@ -10,12 +10,14 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoEDialect.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::moe::registerMoEPasses();
+  mlir::moe::registerMoEConversionPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
