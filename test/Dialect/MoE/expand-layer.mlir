@@ -112,3 +112,28 @@ func.func @hierarchical(%x: tensor<?x16xf32>, %pg: tensor<16x2xf32>,
       -> (tensor<?x16xf32>, tensor<f32>, tensor<f32>)
   return %y, %li, %ll : tensor<?x16xf32>, tensor<f32>, tensor<f32>
 }
+
+// -----
+
+// The noise samples know T = 6 while the input leaves it dynamic, and the
+// secondary gate leaves a*b dynamic: the expansion reshapes with the sizes
+// the verifier guarantees and casts its results back to the layer's types.
+// CHECK-LABEL: func @hierarchical_mixed_static
+//       CHECK: %[[FLAT:.*]] = tensor.cast %{{.*}} : tensor<6x?xf32> to tensor<6x8xf32>
+//       CHECK: tensor.expand_shape %[[FLAT]] {{\[}}[0], [1, 2]] {{.*}} : tensor<6x8xf32> into tensor<6x2x4xf32>
+//       CHECK: %[[OUT:.*]] = moe.combine {{.*}} -> tensor<6x16xf32>
+//       CHECK: %[[CAST:.*]] = tensor.cast %[[OUT]] : tensor<6x16xf32> to tensor<?x16xf32>
+//       CHECK: return %[[CAST]]
+func.func @hierarchical_mixed_static(%x: tensor<?x16xf32>, %pg: tensor<16x2xf32>,
+                                     %sg: tensor<16x?xf32>, %sn: tensor<16x?xf32>,
+                                     %se: tensor<6x?xf32>, %w1: tensor<8x16x32xf32>,
+                                     %w2: tensor<8x32x16xf32>)
+    -> (tensor<?x16xf32>, tensor<f32>, tensor<f32>) {
+  %y, %li, %ll = moe.layer %x gate(%pg) secondary_gate(%sg)
+      secondary_noise(%sn, %se) w1(%w1) w2(%w2)
+      {num_experts = 8, k = 2, num_groups = 2, group_k = 1}
+      : (tensor<?x16xf32>, tensor<16x2xf32>, tensor<16x?xf32>, tensor<16x?xf32>,
+         tensor<6x?xf32>, tensor<8x16x32xf32>, tensor<8x32x16xf32>)
+      -> (tensor<?x16xf32>, tensor<f32>, tensor<f32>)
+  return %y, %li, %ll : tensor<?x16xf32>, tensor<f32>, tensor<f32>
+}

@@ -907,3 +907,105 @@ func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf3
   %y:3 = moe.layer %x gate(%wg) w1(%w1) w2(%w2) {num_experts = 4, k = 2} : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> (tensor<8x16xf32>, tensor<f16>, tensor<f32>)
   return
 }
+
+// -----
+
+// Malformed generic forms and rules found in review: each used to crash or
+// to be accepted.
+
+func.func @f(%t: tensor<8x16xf32>, %o: tensor<5xi64>, %w1: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{needs exactly one 'w2' operand}}
+  %y = "moe.expert_ffn"(%t, %o, %w1) <{activation = #moe.activation<relu>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0>}> : (tensor<8x16xf32>, tensor<5xi64>, tensor<4x16x32xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf32>, %b1: tensor<4x32xf32>) {
+  // expected-error @+1 {{needs exactly one 'w2' operand}}
+  %y:3 = "moe.layer"(%x, %wg, %w1, %b1) <{num_experts = 4 : i64, k = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0>}> : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<4x16x32xf32>, tensor<4x32xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>, %c: tensor<8x4xf32>) {
+  // expected-error @+1 {{needs exactly one 'logits' operand}}
+  %0 = "moe.load"(%l, %c) <{k = 2 : i64, operandSegmentSizes = array<i32: 2, 0, 0, 0, 0>}> : (tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<8x16xf32>, %o: tensor<5xi64>) {
+  // expected-error @+1 {{needs exactly one 'tokens' operand}}
+  %y = "moe.experts"(%o) <{operandSegmentSizes = array<i32: 0, 1, 0>}> ({
+  ^bb0(%g: tensor<?x16xf32>):
+    moe.yield %g : tensor<?x16xf32>
+  }) : (tensor<5xi64>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x1xf32>, %w1: tensor<1x16x32xf32>, %w2: tensor<1x32x16xf32>) {
+  // expected-error @+1 {{'num_experts' must be at least 2: the balancing losses are variances over the experts}}
+  %y:3 = moe.layer %x gate(%wg) w1(%w1) w2(%w2) {num_experts = 1, k = 1} : (tensor<8x16xf32>, tensor<16x1xf32>, tensor<1x16x32xf32>, tensor<1x32x16xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x?xf32>, %wn: tensor<16x5xf32>, %e: tensor<8x5xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'w_noise' dimension 1 (5) must be 'num_experts' (4)}}
+  %y:3 = moe.layer %x gate(%wg) noise(%wn, %e) w1(%w1) w2(%w2) {num_experts = 4, k = 2} : (tensor<8x16xf32>, tensor<16x?xf32>, tensor<16x5xf32>, tensor<8x5xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %e: tensor<8x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'secondary_gate' and 'secondary_noise' need a hierarchical layer ('num_groups')}}
+  %y:3 = "moe.layer"(%x, %wg, %e, %w1, %w2) <{num_experts = 4 : i64, k = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0>}> : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<8x4xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xf32>, %wg: tensor<16x2xf32>, %wn: tensor<16x2xf32>, %e: tensor<6x2xf32>, %ws: tensor<16x8xf32>, %wsn: tensor<16x8xf32>, %es: tensor<7x8xf32>, %w1: tensor<8x16x32xf32>, %w2: tensor<8x32x16xf32>) {
+  // expected-error @+1 {{'secondary_noise' dimension 0 (7) must equal 'noise' dimension 0 (6): both are the token count T}}
+  %y:3 = moe.layer %x gate(%wg) noise(%wn, %e) secondary_gate(%ws) secondary_noise(%wsn, %es) w1(%w1) w2(%w2) {num_experts = 8, k = 2, num_groups = 2, group_k = 1} : (tensor<?x16xf32>, tensor<16x2xf32>, tensor<16x2xf32>, tensor<6x2xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<7x8xf32>, tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> (tensor<?x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<8x16xf32>, %o: tensor<5xi64>, %w1: tensor<?x16x32xf32>, %w2: tensor<3x32x16xf32>) {
+  // expected-error @+1 {{'w2' dimension 0 (3) must be the expert count n (4)}}
+  %y = moe.expert_ffn <relu> %t offsets(%o) w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<5xi64>, tensor<?x16x32xf32>, tensor<3x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'indices' dimension 0 (7) must equal 'input' dimension 0 (8): both are the token count T}}
+  %v, %i = moe.topk %l, k = 2 : (tensor<8x4xf32>) -> (tensor<?x2xf32>, tensor<7x2xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%pg: tensor<8x2xf32>, %pi: tensor<8x2xi64>, %sg: tensor<?x3x2xf32>, %si: tensor<7x3x2xi64>) {
+  // expected-error @+1 {{'secondary_indices' dimension 0 (7) must equal 'primary_indices' dimension 0 (8): both are the token count T}}
+  %g, %i = moe.compose_routing %pg, %pi, %sg, %si, group_size = 4 : (tensor<8x2xf32>, tensor<8x2xi64>, tensor<?x3x2xf32>, tensor<7x3x2xi64>) -> (tensor<8x4xf32>, tensor<8x4xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %w: tensor<16x4xf32>, %wn: tensor<16x4xf32>, %e: tensor<8x5xf32>) {
+  // expected-error @+1 {{'noise' dimension 1 (5) must equal 'w_gate' dimension 1 (4): both are the number of gate outputs}}
+  %0:3 = moe.noisy_gate %x, %w, %wn, %e : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<8x5xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>)
+  return
+}

@@ -204,10 +204,12 @@ LogicalResult checkFeedForward(const Contract &contract,
                               "both are the hidden width h")) ||
       failed(contract.sameElementType("w2", w2Type, "tokens", tokens)))
     return failure();
+  if (failed(contract.dimIs("w2", w2Type, 0, numExperts, "the expert count n")))
+    return failure();
   if (b1) {
     RankedTensorType b1Type = tensorType(b1);
-    if (failed(contract.sameDim("b1", b1Type, 0, "w1", w1Type, 0,
-                                "both are the expert count n")) ||
+    if (failed(contract.dimIs("b1", b1Type, 0, numExperts,
+                              "the expert count n")) ||
         failed(contract.sameDim("b1", b1Type, 1, "w1", w1Type, 2,
                                 "both are the hidden width h")) ||
         failed(contract.sameElementType("b1", b1Type, "tokens", tokens)))
@@ -215,14 +217,16 @@ LogicalResult checkFeedForward(const Contract &contract,
   }
   if (w3) {
     RankedTensorType w3Type = tensorType(w3);
-    if (failed(contract.sameShape("w3", w3Type, "w1", w1Type)) ||
+    if (failed(contract.dimIs("w3", w3Type, 0, numExperts,
+                              "the expert count n")) ||
+        failed(contract.sameShape("w3", w3Type, "w1", w1Type)) ||
         failed(contract.sameElementType("w3", w3Type, "tokens", tokens)))
       return failure();
   }
   if (b2) {
     RankedTensorType b2Type = tensorType(b2);
-    if (failed(contract.sameDim("b2", b2Type, 0, "w2", w2Type, 0,
-                                "both are the expert count n")) ||
+    if (failed(contract.dimIs("b2", b2Type, 0, numExperts,
+                              "the expert count n")) ||
         failed(contract.sameDim("b2", b2Type, 1, "w2", w2Type, 2,
                                 "both are the output width d_out")) ||
         failed(contract.sameElementType("b2", b2Type, "tokens", tokens)))
@@ -242,11 +246,13 @@ LogicalResult checkGateWeights(const Contract &contract, StringRef name,
   return contract.sameElementType(name, weights, "input", input);
 }
 
-/// A noise pair `w_noise [d, cols]`, `noise [T, cols]` beside `w_gate`.
+/// A noise pair `w_noise [d, cols]`, `noise [T, cols]` beside `w_gate`;
+/// `cols` is `quantity`, or dynamic when only `w_gate` fixes it.
 LogicalResult checkNoise(const Contract &contract, StringRef weightsName,
                          Value weights, StringRef sampleName, Value sample,
                          StringRef gateName, RankedTensorType gate,
-                         RankedTensorType input) {
+                         RankedTensorType input, int64_t cols,
+                         StringRef quantity) {
   if (failed(contract.together(weightsName, weights, sampleName, sample)))
     return failure();
   if (!weights)
@@ -259,15 +265,28 @@ LogicalResult checkNoise(const Contract &contract, StringRef weightsName,
       failed(contract.sameDim(sampleName, sampleType, 0, "input", input, 0,
                               "both are the token count T")) ||
       failed(contract.sameDim(sampleName, sampleType, 1, gateName, gate, 1,
+                              "both are the number of gate outputs")) ||
+      failed(contract.dimIs(weightsName, weightsType, 1, cols, quantity)) ||
+      failed(contract.dimIs(sampleName, sampleType, 1, cols, quantity)) ||
+      failed(contract.sameDim(sampleName, sampleType, 1, weightsName,
+                              weightsType, 1,
                               "both are the number of gate outputs")))
     return failure();
   return contract.sameElementType(sampleName, sampleType, "input", input);
 }
 
-} // namespace
-
-
-namespace {
+/// Generic-form IR can give a required operand group no value or several:
+/// ODS bounds only the optional groups. Checked before any getter reads
+/// past the operand list.
+template <typename OpTy>
+LogicalResult
+checkRequiredOperands(OpTy op,
+                      ArrayRef<std::pair<unsigned, StringRef>> required) {
+  for (auto [index, name] : required)
+    if (op.getODSOperandIndexAndLength(index).second != 1)
+      return op.emitOpError("needs exactly one '") << name << "' operand";
+  return success();
+}
 
 /// Output features of the feed-forward expert, from `w2` `[n, h, d_out]` and
 /// `b2` `[n, d_out]`.
@@ -310,7 +329,7 @@ LogicalResult NoisyGateOp::verify() {
   if (failed(checkGateWeights(contract, "w_gate", input, gate,
                               ShapedType::kDynamic, "")) ||
       failed(checkNoise(contract, "w_noise", getWNoise(), "noise", getNoise(),
-                        "w_gate", gate, input)))
+                        "w_gate", gate, input, ShapedType::kDynamic, "")))
     return failure();
   return contract.nonNegative("noise_epsilon",
                               getNoiseEpsilon().convertToDouble());
@@ -323,7 +342,8 @@ NoisyGateOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
   RankedTensorType noise = tensorType(adaptor.getNoise());
   auto logits = RankedTensorType::get(
       {mergeDims(input.getDimSize(0), noise.getDimSize(0)),
-       mergeDims(tensorType(adaptor.getWGate()).getDimSize(1),
+       mergeDims(mergeDims(tensorType(adaptor.getWGate()).getDimSize(1),
+                           tensorType(adaptor.getWNoise()).getDimSize(1)),
                  noise.getDimSize(1))},
       input.getElementType());
   inferred.append(3, logits);
@@ -345,7 +365,9 @@ LogicalResult TopKOp::verify() {
       failed(contract.sameElementType("values", values, "input", input)) ||
       failed(contract.sameDim("values", values, 0, "input", input, 0,
                               "both are the token count T")) ||
-      failed(contract.sameShape("indices", indices, "values", values)))
+      failed(contract.sameShape("indices", indices, "values", values)) ||
+      failed(contract.sameDim("indices", indices, 0, "input", input, 0,
+                              "both are the token count T")))
     return failure();
   if (values.getDimSize(1) != k)
     return contract.fail("'values' dimension 1 (" +
@@ -391,6 +413,9 @@ LogicalResult ComposeRoutingOp::verify() {
                                 "secondary_gates", secondaryGates)) ||
       failed(contract.sameDim("secondary_gates", secondaryGates, 0,
                               "primary_gates", primaryGates, 0,
+                              "both are the token count T")) ||
+      failed(contract.sameDim("secondary_indices", secondaryIndices, 0,
+                              "primary_indices", primaryIndices, 0,
                               "both are the token count T")) ||
       failed(contract.atMost("the primary choices per token",
                              primaryGates.getDimSize(1), "the number of groups",
@@ -526,6 +551,8 @@ LogicalResult CombineOp::inferReturnTypes(MLIRContext *,
 //===----------------------------------------------------------------------===//
 
 LogicalResult ExpertsOp::verify() {
+  if (failed(checkRequiredOperands(*this, {{0, "tokens"}})))
+    return failure();
   Contract contract(*this);
   RankedTensorType tokens = getTokens().getType();
   RankedTensorType output = getOutput().getType();
@@ -603,6 +630,9 @@ LogicalResult ExpertsOp::verifyRegions() {
 }
 
 LogicalResult ExpertFFNOp::verify() {
+  if (failed(checkRequiredOperands(
+          *this, {{0, "tokens"}, {2, "w1"}, {5, "w2"}})))
+    return failure();
   Contract contract(*this);
   RankedTensorType tokens = getTokens().getType();
   FailureOr<int64_t> numExperts =
@@ -642,6 +672,8 @@ ImportanceOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
 }
 
 LogicalResult LoadOp::verify() {
+  if (failed(checkRequiredOperands(*this, {{0, "logits"}})))
+    return failure();
   Contract contract(*this);
   RankedTensorType logits = getLogits().getType();
   bool grouped = logits.getRank() == 3;
@@ -779,7 +811,8 @@ static LogicalResult checkFlatGating(const Contract &contract, LayerOp layer) {
   RankedTensorType input = layer.getInput().getType();
   RankedTensorType gate = layer.getWGate().getType();
   int64_t numExperts = layer.getNumExperts();
-  if (layer.getSecondaryWGate() || layer.getSecondaryWNoise())
+  if (layer.getSecondaryWGate() || layer.getSecondaryWNoise() ||
+      layer.getSecondaryNoise())
     return contract.fail("'secondary_gate' and 'secondary_noise' need a "
                          "hierarchical layer ('num_groups')");
   if (failed(contract.atMost("'k'", layer.getK(), "'num_experts'",
@@ -788,7 +821,8 @@ static LogicalResult checkFlatGating(const Contract &contract, LayerOp layer) {
                               "'num_experts'")))
     return failure();
   return checkNoise(contract, "w_noise", layer.getWNoise(), "noise",
-                    layer.getNoise(), "w_gate", gate, input);
+                    layer.getNoise(), "w_gate", gate, input, numExperts,
+                    "'num_experts'");
 }
 
 /// The primary gate `[d, a]`, the secondary gates `[d, a*b]`, their noise.
@@ -815,15 +849,29 @@ static LogicalResult checkHierarchicalGating(const Contract &contract,
       failed(checkGateWeights(contract, "secondary_w_gate", input, secondary,
                               numExperts, "'num_experts'")) ||
       failed(checkNoise(contract, "w_noise", layer.getWNoise(), "noise",
-                        layer.getNoise(), "w_gate", gate, input)))
+                        layer.getNoise(), "w_gate", gate, input, groups,
+                        "'num_groups'")) ||
+      failed(checkNoise(contract, "secondary_w_noise",
+                        layer.getSecondaryWNoise(), "secondary_noise",
+                        layer.getSecondaryNoise(), "secondary_w_gate",
+                        secondary, input, numExperts, "'num_experts'")))
     return failure();
-  return checkNoise(contract, "secondary_w_noise", layer.getSecondaryWNoise(),
-                    "secondary_noise", layer.getSecondaryNoise(),
-                    "secondary_w_gate", secondary, input);
+  if (layer.getNoise() && layer.getSecondaryNoise())
+    return contract.sameDim("secondary_noise",
+                            layer.getSecondaryNoise().getType(), 0, "noise",
+                            layer.getNoise().getType(), 0,
+                            "both are the token count T");
+  return success();
 }
 
 LogicalResult LayerOp::verify() {
+  if (failed(checkRequiredOperands(
+          *this, {{0, "input"}, {1, "w_gate"}, {7, "w1"}, {10, "w2"}})))
+    return failure();
   Contract contract(*this);
+  if (getNumExperts() < 2)
+    return contract.fail("'num_experts' must be at least 2: the balancing "
+                         "losses are variances over the experts");
   if (failed(contract.nonNegative("noise_epsilon",
                                   getNoiseEpsilon().convertToDouble())) ||
       failed(contract.finite("importance_weight",

@@ -64,13 +64,18 @@ Routing emitFlatRouting(OpBuilder &b, Location loc, LayerOp layer) {
 }
 
 /// Reshapes `value` `[T, a*b]` into `[T, a, b]`.
-Value splitGroups(OpBuilder &b, Location loc, Value value, int64_t groups) {
+Value splitGroups(OpBuilder &b, Location loc, Value value, int64_t groups,
+                  int64_t groupSize) {
   if (!value)
     return value;
   auto type = cast<RankedTensorType>(value.getType());
+  // The verifier knows a*b = n even where the gate weights leave it dynamic.
+  auto flat = RankedTensorType::get({type.getDimSize(0), groups * groupSize},
+                                    type.getElementType());
+  if (type != flat)
+    value = tensor::CastOp::create(b, loc, flat, value);
   auto grouped = RankedTensorType::get(
-      {type.getDimSize(0), groups, type.getDimSize(1) / groups},
-      type.getElementType());
+      {type.getDimSize(0), groups, groupSize}, type.getElementType());
   return tensor::ExpandShapeOp::create(b, loc, grouped, value,
                                        {{0}, {1, 2}});
 }
@@ -82,8 +87,11 @@ Value mergeTokensAndGroups(OpBuilder &b, Location loc, Value value) {
 
 /// Reshapes `value` `[T*a, m]` back into `[T, a, m]`.
 Value splitTokensAndGroups(OpBuilder &b, Location loc, Value value,
-                           int64_t tokens, int64_t groups) {
+                           int64_t groups) {
   auto type = cast<RankedTensorType>(value.getType());
+  int64_t rows = type.getDimSize(0);
+  int64_t tokens =
+      ShapedType::isDynamic(rows) ? ShapedType::kDynamic : rows / groups;
   auto grouped = RankedTensorType::get({tokens, groups, type.getDimSize(1)},
                                        type.getElementType());
   return tensor::ExpandShapeOp::create(b, loc, grouped, value,
@@ -99,7 +107,6 @@ Routing emitHierarchicalRouting(OpBuilder &b, Location loc, LayerOp layer) {
   int64_t groupSize = layer.getNumExperts() / groups;
   int64_t groupK = *layer.getGroupK();
   int64_t k = layer.getK();
-  int64_t tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
 
   Gating primary =
       emitGate(b, loc, input, layer.getWGate(), layer.getWNoise(),
@@ -111,16 +118,16 @@ Routing emitHierarchicalRouting(OpBuilder &b, Location loc, LayerOp layer) {
                               layer.getSecondaryWNoise(),
                               layer.getSecondaryNoise(),
                               layer.getNoiseEpsilonAttr());
-  Gating grouped = {splitGroups(b, loc, secondary.logits, groups),
-                    splitGroups(b, loc, secondary.clean, groups),
-                    splitGroups(b, loc, secondary.stddev, groups)};
+  Gating grouped = {splitGroups(b, loc, secondary.logits, groups, groupSize),
+                    splitGroups(b, loc, secondary.clean, groups, groupSize),
+                    splitGroups(b, loc, secondary.stddev, groups, groupSize)};
   auto [secondaryGates, secondaryIndices] = emitTopKWeights(
       b, loc, layer, mergeTokensAndGroups(b, loc, grouped.logits), k);
 
   auto flat = ComposeRoutingOp::create(
       b, loc, primaryGates, primaryIndices,
-      splitTokensAndGroups(b, loc, secondaryGates, tokens, groups),
-      splitTokensAndGroups(b, loc, secondaryIndices, tokens, groups),
+      splitTokensAndGroups(b, loc, secondaryGates, groups),
+      splitTokensAndGroups(b, loc, secondaryIndices, groups),
       groupSize);
 
   Value primaryLoad = LoadOp::create(b, loc, primary.logits, primary.clean,
@@ -168,7 +175,14 @@ struct ExpandLayer : OpRewritePattern<LayerOp> {
         rewriter, loc, importance, layer.getImportanceWeightAttr());
     Value loadLoss = CVSquaredOp::create(rewriter, loc, routing.load,
                                          layer.getLoadWeightAttr());
-    rewriter.replaceOp(layer, {output, importanceLoss, loadLoss});
+    // The noise sample may know a token count that the input leaves dynamic;
+    // the layer's uses keep the type they were written against.
+    SmallVector<Value> results = {output, importanceLoss, loadLoss};
+    for (auto [result, replacement] : llvm::zip(layer.getResults(), results))
+      if (replacement.getType() != result.getType())
+        replacement = tensor::CastOp::create(rewriter, loc, result.getType(),
+                                             replacement);
+    rewriter.replaceOp(layer, results);
     return success();
   }
 };
