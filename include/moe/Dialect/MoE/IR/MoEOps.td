@@ -310,8 +310,9 @@ def MoE_ExpertFFNOp : MoE_Op<"expert_ffn", [
     each expert's token group in the same layouts as `moe.experts`.
 
     Weights: `w1`, `w3` `[n, d, h]`, `b1` `[n, h]`, `w2` `[n, h, d_out]`,
-    `b2` `[n, d_out]`; biases are optional. Result `[R, d_out]` (dropless)
-    or `[n, C, d_out]` (capacity).
+    `b2` `[n, d_out]`; biases are optional and, when given, are added in the
+    gated form too (`act(x . W1 + b1) * (x . W3)`, then `+ b2`). Result
+    `[R, d_out]` (dropless) or `[n, C, d_out]` (capacity).
   }];
   let arguments = (ins MoE_Data<[2, 3]>:$tokens,
                        Optional<MoE_Indices<[1]>>:$offsets,
