@@ -189,9 +189,15 @@ Value sumAll(OpBuilder &b, Location loc, Value input) {
   return tensor::ExtractOp::create(b, loc, sum, ValueRange{});
 }
 
-Value scalarTensor(OpBuilder &b, Location loc, Value scalar, Type type) {
-  return tensor::FromElementsOp::create(b, loc, RankedTensorType::get({}, type),
-                                        convertFloat(b, loc, scalar, type));
+/// `weight * value` as the 0-d tensor of `resultType` a loss op returns.
+Value weightedLoss(OpBuilder &b, Location loc, const APFloat &weight,
+                   Value value, Type resultType) {
+  Value weightValue =
+      floatConstant(b, loc, value.getType(), weight.convertToDouble());
+  Value loss = arith::MulFOp::create(b, loc, weightValue, value);
+  return tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({}, resultType),
+      convertFloat(b, loc, loss, resultType));
 }
 
 //===----------------------------------------------------------------------===//
@@ -372,12 +378,9 @@ struct CVSquaredLowering : OpConversionPattern<CVSquaredOp> {
     Value denominator = arith::AddFOp::create(
         rewriter, loc, meanSquared,
         floatConstant(rewriter, loc, mathType, 1e-10));
-    Value loss = arith::MulFOp::create(
-        rewriter, loc,
-        floatConstant(rewriter, loc, mathType,
-                      op.getWeight().convertToDouble()),
-        arith::DivFOp::create(rewriter, loc, variance, denominator));
-    rewriter.replaceOp(op, scalarTensor(rewriter, loc, loss, elementType));
+    Value ratio = arith::DivFOp::create(rewriter, loc, variance, denominator);
+    rewriter.replaceOp(op, weightedLoss(rewriter, loc, op.getWeight(), ratio,
+                                        elementType));
     return success();
   }
 };
@@ -410,12 +413,8 @@ struct ZLossLowering : OpConversionPattern<ZLossOp> {
     Value mean = arith::DivFOp::create(
         rewriter, loc, sumAll(rewriter, loc, squaredLogSumExp),
         dimAsFloat(rewriter, loc, logits, 0, mathType));
-    Value loss = arith::MulFOp::create(
-        rewriter, loc,
-        floatConstant(rewriter, loc, mathType,
-                      op.getWeight().convertToDouble()),
-        mean);
-    rewriter.replaceOp(op, scalarTensor(rewriter, loc, loss, elementType));
+    rewriter.replaceOp(op, weightedLoss(rewriter, loc, op.getWeight(), mean,
+                                        elementType));
     return success();
   }
 };
