@@ -33,11 +33,10 @@ FloatType computeType(Type elementType) {
 }
 
 Value convertFloat(OpBuilder &b, Location loc, Value value, Type to) {
-  unsigned from = cast<FloatType>(value.getType()).getWidth();
-  unsigned width = cast<FloatType>(to).getWidth();
   if (value.getType() == to)
     return value;
-  if (from < width)
+  if (cast<FloatType>(value.getType()).getWidth() <
+      cast<FloatType>(to).getWidth())
     return arith::ExtFOp::create(b, loc, to, value);
   return arith::TruncFOp::create(b, loc, to, value);
 }
@@ -88,6 +87,11 @@ SmallVector<Value> elementwise(OpBuilder &b, Location loc, ValueRange inputs,
   return generic(b, loc, inputs, inputMaps, inits, initMaps, iterators, body);
 }
 
+/// `(r, c) -> (r)`: one value per row of a matrix.
+AffineMap rowMap(MLIRContext *ctx) {
+  return AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+}
+
 /// Reduces each row of `input` `[R, C]` with `combine` into `[R]`, starting
 /// from `identity`.
 Value reduceRows(OpBuilder &b, Location loc, Value input, double identity,
@@ -96,9 +100,8 @@ Value reduceRows(OpBuilder &b, Location loc, Value input, double identity,
   Type type = cast<RankedTensorType>(input.getType()).getElementType();
   Value init = filledTensor(b, loc, {tensor::getMixedSize(b, loc, input, 0)},
                             type, identity);
-  MLIRContext *ctx = b.getContext();
-  AffineMap rows = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  return generic(b, loc, input, b.getMultiDimIdentityMap(2), init, rows,
+  return generic(b, loc, input, b.getMultiDimIdentityMap(2), init,
+                 rowMap(b.getContext()),
                  {utils::IteratorType::parallel,
                   utils::IteratorType::reduction},
                  [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -125,13 +128,12 @@ Value rowSum(OpBuilder &b, Location loc, Value input) {
 /// `f(matrix[r, c], row[r])` for every element of `matrix` `[R, C]`.
 Value withRowValue(OpBuilder &b, Location loc, Value matrix, Value row,
                    function_ref<Value(OpBuilder &, Location, Value, Value)> f) {
-  MLIRContext *ctx = b.getContext();
   auto type = cast<RankedTensorType>(matrix.getType());
   Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, matrix),
                            type.getElementType());
   AffineMap identity = b.getMultiDimIdentityMap(2);
-  AffineMap rows = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  return generic(b, loc, {matrix, row}, {identity, rows}, init, identity,
+  return generic(b, loc, {matrix, row}, {identity, rowMap(b.getContext())},
+                 init, identity,
                  {utils::IteratorType::parallel, utils::IteratorType::parallel},
                  [&](OpBuilder &nb, Location nl, ValueRange args) {
                    return SmallVector<Value>{f(nb, nl, args[0], args[1])};
@@ -234,7 +236,11 @@ struct NoisyGateLowering : OpConversionPattern<NoisyGateOp> {
                                adaptor.getWNoise(), mathType);
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(rewriter, loc, clean);
-    SmallVector<Value> inits(3, emptyTensor(rewriter, loc, sizes, elementType));
+    // One destination per result, so bufferization need not split a shared
+    // one.
+    SmallVector<Value> inits;
+    for (int result = 0; result < 3; ++result)
+      inits.push_back(emptyTensor(rewriter, loc, sizes, elementType));
     double epsilon = op.getNoiseEpsilon().convertToDouble();
     SmallVector<Value> results = elementwise(
         rewriter, loc, {clean, noiseLogits, adaptor.getNoise()}, inits,
