@@ -1,6 +1,7 @@
 # -*- Python -*-
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -9,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "MOE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "lib"]
 
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
@@ -21,5 +22,15 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
-tools = ["moe-opt"]
+tools = ["moe-opt", "moe-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The numerical tests run NumPy under the interpreter lit itself runs under
+# (Debian's /usr/bin/python3, which has python3-numpy).
+config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(
+    ("%run-model",
+     "{} {} --moe-run {}".format(
+         sys.executable,
+         os.path.join(config.moe_src_root, "test", "lib", "run_model.py"),
+         os.path.join(config.moe_tools_dir, "moe-run"))))

@@ -1,6 +1,6 @@
 //===- moe-opt.cpp - MoE optimizer driver ---------------------------------===//
 //
-// mlir-opt with the moe dialect and its passes registered beside all of
+// mlir-opt with the moe dialect, its passes and pipelines registered beside all of
 // upstream MLIR's dialects, extensions and passes.
 //
 //===----------------------------------------------------------------------===//
@@ -13,11 +13,13 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoEDialect.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::moe::registerMoEPasses();
   mlir::moe::registerMoEConversionPasses();
+  mlir::moe::registerMoEPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

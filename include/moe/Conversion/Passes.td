@@ -16,13 +16,22 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     f16 and bf16 data are computed in f32 (GEMM accumulation, softmax,
     reductions) and rounded once at the end.
 
-    Lowered so far: `moe.gate`, `moe.noisy_gate`, `moe.route_weights`,
-    `moe.cv_squared`, `moe.z_loss`. The other ops are left in place.
+    Routing steps are real loops, not runtime calls: top-k is one selection
+    pass over each row per kept entry; dispatch assigns rows (or capacity
+    slots) in one `scf.for` scan over the choices, then gathers the token
+    data in a parallel `linalg.generic`; histograms are reductions over
+    `(token, choice, expert)`. Dropless experts run in an `scf.for` over
+    experts on slices of the grouped rows; capacity-layout experts are
+    `linalg.batch_matmul`s.
+
+    Every op except `moe.all_to_all` is lowered; `moe.layer` must be expanded
+    first (`--moe-expand-layer`).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -55,13 +55,3 @@ func.func @noisy_gate(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>,
       -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>)
   return %h, %c, %s : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
 }
-
-// -----
-
-// Ops without a lowering yet stay as they are.
-// CHECK-LABEL: func @not_yet_lowered
-//       CHECK:   moe.topk
-func.func @not_yet_lowered(%l: tensor<8x4xf32>) -> tensor<8x2xi64> {
-  %v, %i = moe.topk %l, k = 2 : (tensor<8x4xf32>) -> (tensor<8x2xf32>, tensor<8x2xi64>)
-  return %i : tensor<8x2xi64>
-}

@@ -1,0 +1,84 @@
+//===- Executable.h - Compile a module and call its entry points -*- C++ -*-===//
+//
+// The one place where the runner, the C API and the Python package turn a
+// module of `moe` ops into callable code: compile it with a target's
+// pipeline, JIT it in process, and call an entry function on host arrays.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_EXECUTION_EXECUTABLE_H
+#define MOE_EXECUTION_EXECUTABLE_H
+
+#include "moe/Execution/HostArray.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
+#include <memory>
+
+namespace mlir {
+class DialectRegistry;
+class ExecutionEngine;
+namespace moe {
+
+/// Adds what compiling and running needs to `registry`: the moe dialect,
+/// upstream dialects and their interface models, and the LLVM IR
+/// translations.
+void registerExecutionDialects(DialectRegistry &registry);
+
+/// The type of one argument or result of an entry point, as written before
+/// lowering. Dynamic sizes are `ShapedType::kDynamic`.
+struct ArraySpec {
+  ElementKind kind;
+  SmallVector<int64_t> shape;
+
+  /// `tensor<?x512xf32>`-style description for messages.
+  std::string describe() const;
+};
+
+/// A public function of the compiled module, callable on host arrays.
+struct EntryPoint {
+  std::string name;
+  SmallVector<ArraySpec> arguments;
+  SmallVector<ArraySpec> results;
+};
+
+struct CompileOptions {
+  /// Called with the module after each pipeline stage (e.g. to dump it).
+  std::function<void(StringRef stage, ModuleOp module)> afterStage;
+  /// LLVM optimization level of the JIT (0-3).
+  unsigned optLevel = 3;
+};
+
+class Executable {
+public:
+  ~Executable();
+
+  /// Compiles `module` for the host CPU. Diagnostics of the pipeline go to
+  /// the module context's handler; the error then names the failing stage.
+  static llvm::Expected<std::unique_ptr<Executable>>
+  compileForCPU(OwningOpRef<ModuleOp> module, const CompileOptions &options);
+
+  ArrayRef<EntryPoint> getEntryPoints() const { return entryPoints; }
+
+  /// The entry point called `name`, or null.
+  const EntryPoint *lookup(StringRef name) const;
+
+  /// Checks `inputs` against the entry point's argument types (count, element
+  /// type, rank, static sizes) and calls it. The inputs are only read.
+  llvm::Expected<SmallVector<HostArray>> invoke(StringRef name,
+                                                ArrayRef<HostArray> inputs);
+
+private:
+  Executable() = default;
+
+  std::unique_ptr<ExecutionEngine> engine;
+  SmallVector<EntryPoint> entryPoints;
+};
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOE_EXECUTION_EXECUTABLE_H

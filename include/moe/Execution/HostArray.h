@@ -1,0 +1,68 @@
+//===- HostArray.h - Dense arrays in host memory ----------------*- C++ -*-===//
+//
+// The arrays that cross the boundary between a caller (the runner, the C API,
+// Python) and compiled code: a C-ordered buffer with an element kind and a
+// shape, and their `.npy` encoding.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_EXECUTION_HOSTARRAY_H
+#define MOE_EXECUTION_HOSTARRAY_H
+
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class Type;
+namespace moe {
+
+/// The element types compiled entry points accept and return.
+enum class ElementKind { F16, BF16, F32, F64, I32, I64 };
+
+/// Bytes per element.
+size_t getElementSize(ElementKind kind);
+
+/// The MLIR spelling (`f32`, `bf16`, ...).
+StringRef getElementKindName(ElementKind kind);
+
+/// The kind of an MLIR element type, if it is one compiled code exchanges.
+std::optional<ElementKind> getElementKind(Type type);
+
+/// A dense, C-ordered array owned by the host.
+struct HostArray {
+  ElementKind kind = ElementKind::F32;
+  SmallVector<int64_t> shape;
+  std::vector<uint8_t> data;
+
+  int64_t getNumElements() const;
+  /// `tensor<4x512xf32>`-style description for messages.
+  std::string describe() const;
+  /// Element `index` (in C order) widened to double.
+  double getAsDouble(int64_t index) const;
+};
+
+/// Decodes the `.npy` bytes in `contents`; `name` is used in error messages.
+/// Accepts little-endian `<f2`, `<f4`, `<f8`, `<i4`, `<i8`, and `<u2` as
+/// bf16 bit patterns (the ml_dtypes/uint16 convention); `ml_dtypes`'
+/// `bfloat16` descr (`<V2`) is taken as bf16 too.
+llvm::Expected<HostArray> parseNpy(StringRef contents, StringRef name);
+
+/// Reads and decodes the `.npy` file at `path`.
+llvm::Expected<HostArray> readNpy(StringRef path);
+
+/// Encodes `array` as `.npy` (format 1.0); bf16 is written as `<u2`.
+std::string encodeNpy(const HostArray &array);
+
+/// Writes `array` to `path` as `.npy`.
+llvm::Error writeNpy(StringRef path, const HostArray &array);
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOE_EXECUTION_HOSTARRAY_H

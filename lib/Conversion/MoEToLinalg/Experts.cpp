@@ -1,0 +1,327 @@
+//===- Experts.cpp - Lowering of the expert computations ------------------===//
+//
+// moe.expert_ffn and moe.experts. The capacity layout ([n, C, d]) is one
+// batch over experts, so its GEMMs are `linalg.batch_matmul`s. The dropless
+// layout has a data-dependent group per expert: an `scf.for` over experts
+// slices each group out of the grouped rows (cost follows the routed rows,
+// not n times T) and writes its result back at the same rows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+namespace {
+
+Value activate(OpBuilder &b, Location loc, Activation activation, Value x) {
+  Type type = x.getType();
+  switch (activation) {
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, loc, x, floatConstant(b, loc, type, 0));
+  case Activation::gelu: {
+    // The exact form, 0.5 * x * (1 + erf(x / sqrt(2))).
+    Value scaled = arith::MulFOp::create(
+        b, loc, x, floatConstant(b, loc, type, M_SQRT1_2));
+    Value onePlusErf = arith::AddFOp::create(
+        b, loc, floatConstant(b, loc, type, 1.0),
+        math::ErfOp::create(b, loc, scaled));
+    return arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, floatConstant(b, loc, type, 0.5), x),
+        onePlusErf);
+  }
+  case Activation::silu: {
+    Value one = floatConstant(b, loc, type, 1.0);
+    Value expNeg =
+        math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    return arith::DivFOp::create(b, loc, x,
+                                 arith::AddFOp::create(b, loc, one, expNeg));
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+/// The weights of one expert, or of all experts at once (batched).
+struct FeedForwardWeights {
+  Value w1, b1, w3, w2, b2;
+};
+
+/// `matrix + bias`, the bias broadcast over the row dimension (`rank - 2`),
+/// in `mathType`.
+Value addBias(OpBuilder &b, Location loc, Value matrix, Value bias,
+              Type mathType) {
+  unsigned rank = cast<RankedTensorType>(matrix.getType()).getRank();
+  SmallVector<unsigned> biasDims;
+  for (unsigned dim = 0; dim < rank; ++dim)
+    if (dim != rank - 2)
+      biasDims.push_back(dim);
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, matrix),
+                           mathType);
+  return generic(b, loc, {matrix, bias},
+                 {identity, projection(b.getContext(), rank, biasDims)}, init,
+                 identity,
+                 SmallVector<utils::IteratorType>(
+                     rank, utils::IteratorType::parallel),
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   return SmallVector<Value>{arith::AddFOp::create(
+                       nb, nl, args[0], convertFloat(nb, nl, args[1], mathType))};
+                 })
+      .front();
+}
+
+/// `act(x . W1 + b1) [* (x . W3)] . W2 + b2` in `mathType`, for `x`
+/// `[rows, d]` with one expert's weights, or `[n, C, d]` with all of them.
+Value feedForward(OpBuilder &b, Location loc, Value x,
+                  const FeedForwardWeights &weights, Activation activation,
+                  Type mathType) {
+  Value hidden = matmul(b, loc, x, weights.w1, mathType);
+  if (weights.b1)
+    hidden = addBias(b, loc, hidden, weights.b1, mathType);
+  SmallVector<Value> inputs = {hidden};
+  if (weights.w3)
+    inputs.push_back(matmul(b, loc, x, weights.w3, mathType));
+  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, hidden),
+                           mathType);
+  Value activated =
+      elementwise(b, loc, inputs, init,
+                  [&](OpBuilder &nb, Location nl, ValueRange args) {
+                    Value result = activate(nb, nl, activation, args[0]);
+                    if (args.size() > 2)
+                      result = arith::MulFOp::create(nb, nl, result, args[1]);
+                    return SmallVector<Value>{result};
+                  })
+          .front();
+  Value output = matmul(b, loc, activated, weights.w2, mathType);
+  if (weights.b2)
+    output = addBias(b, loc, output, weights.b2, mathType);
+  return output;
+}
+
+/// Expert `expert`'s slice of the stacked `weight` `[n, ...]`, as `type`.
+Value sliceExpert(OpBuilder &b, Location loc, Value weight, Value expert,
+                  RankedTensorType type) {
+  unsigned rank = cast<RankedTensorType>(weight.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  offsets.front() = expert;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, weight);
+  sizes.front() = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, type, weight, offsets, sizes,
+                                        strides);
+}
+
+RankedTensorType withoutLeadingDim(Type type) {
+  auto tensorType = cast<RankedTensorType>(type);
+  return RankedTensorType::get(tensorType.getShape().drop_front(),
+                               tensorType.getElementType());
+}
+
+Value sliceExpertOrNull(OpBuilder &b, Location loc, Value weight,
+                        Value expert) {
+  if (!weight)
+    return weight;
+  return sliceExpert(b, loc, weight, expert,
+                     withoutLeadingDim(weight.getType()));
+}
+
+/// The rows `[begin, end)` of expert `expert`'s group in the dropless layout.
+struct Group {
+  Value begin, size;
+};
+
+Group groupOf(OpBuilder &b, Location loc, Value offsets, Value expert) {
+  Type indexType = b.getIndexType();
+  Value begin = castIndex(
+      b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{expert}),
+      indexType);
+  Value next = arith::AddIOp::create(b, loc, expert, indexConstant(b, loc, 1));
+  Value end = castIndex(
+      b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{next}),
+      indexType);
+  return {begin, arith::SubIOp::create(b, loc, end, begin)};
+}
+
+Value sliceRows(OpBuilder &b, Location loc, Value matrix, Group group) {
+  auto type = cast<RankedTensorType>(matrix.getType());
+  SmallVector<OpFoldResult> offsets = {group.begin, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {group.size,
+                                     tensor::getMixedSize(b, loc, matrix, 1)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      b, loc,
+      RankedTensorType::get({ShapedType::kDynamic, type.getDimSize(1)},
+                            type.getElementType()),
+      matrix, offsets, sizes, strides);
+}
+
+/// Writes the group result `value` `[rows, d]` into `dest` at row `begin`.
+Value insertRows(OpBuilder &b, Location loc, Value value, Value dest,
+                 Value begin) {
+  SmallVector<OpFoldResult> offsets = {begin, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, value, dest, offsets,
+                                       tensor::getMixedSizes(b, loc, value),
+                                       strides);
+}
+
+/// Writes expert `expert`'s result `value` `[C, d]` into `dest` `[n, C, d]`.
+Value insertExpert(OpBuilder &b, Location loc, Value value, Value dest,
+                   Value expert) {
+  SmallVector<OpFoldResult> offsets = {expert, b.getIndexAttr(0),
+                                       b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
+  llvm::append_range(sizes, tensor::getMixedSizes(b, loc, value));
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, value, dest, offsets, sizes,
+                                       strides);
+}
+
+/// `scf.for` over the experts carrying `init`; `body` returns the updated
+/// value for one expert.
+Value forEachExpert(OpBuilder &b, Location loc, OpFoldResult numExperts,
+                    Value init,
+                    function_ref<Value(OpBuilder &, Location, Value, Value)>
+                        body) {
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0),
+      getValueOrCreateConstantIndexOp(b, loc, numExperts),
+      indexConstant(b, loc, 1), ValueRange{init},
+      [&](OpBuilder &nb, Location nl, Value expert, ValueRange state) {
+        scf::YieldOp::create(nb, nl, body(nb, nl, expert, state.front()));
+      });
+  return loop.getResult(0);
+}
+
+/// Zeros shaped like `tokens` but `width` wide, as static as `resultType`:
+/// rows of the dropless layout beyond the last group keep a defined value.
+Value zeroResult(OpBuilder &b, Location loc, RankedTensorType resultType,
+                 Value tokens, OpFoldResult width) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, tokens);
+  sizes.back() = width;
+  for (auto [index, size] : llvm::enumerate(resultType.getShape()))
+    if (!ShapedType::isDynamic(size))
+      sizes[index] = b.getIndexAttr(size);
+  return filledTensor(b, loc, sizes, resultType.getElementType(), 0.0);
+}
+
+struct ExpertFFNLowering : OpConversionPattern<ExpertFFNOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ExpertFFNOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType resultType = op.getType();
+    Type elementType = resultType.getElementType();
+    Type mathType = computeType(elementType);
+    Activation activation = op.getActivation();
+    FeedForwardWeights stacked = {adaptor.getW1(), adaptor.getB1(),
+                                  adaptor.getW3(), adaptor.getW2(),
+                                  adaptor.getB2()};
+    Value tokens = adaptor.getTokens();
+
+    if (!adaptor.getOffsets()) {
+      Value output =
+          feedForward(rewriter, loc, tokens, stacked, activation, mathType);
+      rewriter.replaceOp(
+          op, castToType(rewriter, loc,
+                     convertTensor(rewriter, loc, output, elementType),
+                     resultType));
+      return success();
+    }
+
+    Value offsets = adaptor.getOffsets();
+    Value init = zeroResult(rewriter, loc, resultType, tokens,
+                            tensor::getMixedSize(rewriter, loc, stacked.w2, 2));
+    Value output = forEachExpert(
+        rewriter, loc, tensor::getMixedSize(rewriter, loc, stacked.w1, 0), init,
+        [&](OpBuilder &b, Location l, Value expert, Value partial) {
+          Group group = groupOf(b, l, offsets, expert);
+          FeedForwardWeights weights = {
+              sliceExpertOrNull(b, l, stacked.w1, expert),
+              sliceExpertOrNull(b, l, stacked.b1, expert),
+              sliceExpertOrNull(b, l, stacked.w3, expert),
+              sliceExpertOrNull(b, l, stacked.w2, expert),
+              sliceExpertOrNull(b, l, stacked.b2, expert)};
+          Value groupOutput =
+              feedForward(b, l, sliceRows(b, l, tokens, group), weights,
+                          activation, mathType);
+          return insertRows(b, l, convertTensor(b, l, groupOutput, elementType),
+                            partial, group.begin);
+        });
+    rewriter.replaceOp(op, output);
+    return success();
+  }
+};
+
+/// Inlines the body once per expert, on that expert's group and weights.
+struct ExpertsLowering : OpConversionPattern<ExpertsOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ExpertsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    RankedTensorType resultType = op.getType();
+    int64_t width = resultType.getShape().back();
+    if (ShapedType::isDynamic(width))
+      return rewriter.notifyMatchFailure(
+          op, "the width of the experts' output must be static");
+    Location loc = op.getLoc();
+    Block &body = op.getBody().front();
+    Value bodyResult = cast<YieldOp>(body.getTerminator()).getResult();
+    Value tokens = adaptor.getTokens();
+    Value offsets = adaptor.getOffsets();
+    ValueRange weights = adaptor.getWeights();
+    OpFoldResult numExperts =
+        offsets ? rewriter.getIndexAttr(
+                      cast<RankedTensorType>(offsets.getType()).getDimSize(0) -
+                      1)
+                : tensor::getMixedSize(rewriter, loc, tokens, 0);
+    Value init = zeroResult(rewriter, loc, resultType, tokens,
+                            rewriter.getIndexAttr(width));
+    Value output = forEachExpert(
+        rewriter, loc, numExperts, init,
+        [&](OpBuilder &b, Location l, Value expert, Value partial) {
+          IRMapping mapping;
+          Group group;
+          BlockArgument groupArgument = body.getArgument(0);
+          if (offsets) {
+            group = groupOf(b, l, offsets, expert);
+            mapping.map(groupArgument, sliceRows(b, l, tokens, group));
+          } else {
+            mapping.map(groupArgument,
+                        sliceExpert(b, l, tokens, expert,
+                                    cast<RankedTensorType>(
+                                        groupArgument.getType())));
+          }
+          for (auto [argument, weight] :
+               llvm::zip(body.getArguments().drop_front(), weights))
+            mapping.map(argument,
+                        sliceExpert(b, l, weight, expert,
+                                    cast<RankedTensorType>(argument.getType())));
+          for (Operation &nested : body.without_terminator())
+            b.clone(nested, mapping);
+          Value result = mapping.lookupOrDefault(bodyResult);
+          return offsets ? insertRows(b, l, result, partial, group.begin)
+                         : insertExpert(b, l, result, partial, expert);
+        });
+    rewriter.replaceOp(op, castToType(rewriter, loc, output, resultType));
+    return success();
+  }
+};
+
+} // namespace
+
+void lowering::populateExpertLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<ExpertFFNLowering, ExpertsLowering>(patterns.getContext());
+}

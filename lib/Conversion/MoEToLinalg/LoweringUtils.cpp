@@ -1,0 +1,446 @@
+//===- LoweringUtils.cpp - Builders shared by the MoE lowerings -----------===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+static constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+FloatType lowering::computeType(Type elementType) {
+  auto floatType = cast<FloatType>(elementType);
+  if (floatType.getWidth() < 32)
+    return Float32Type::get(floatType.getContext());
+  return floatType;
+}
+
+Value lowering::convertFloat(OpBuilder &b, Location loc, Value value,
+                             Type to) {
+  if (value.getType() == to)
+    return value;
+  if (cast<FloatType>(value.getType()).getWidth() <
+      cast<FloatType>(to).getWidth())
+    return arith::ExtFOp::create(b, loc, to, value);
+  return arith::TruncFOp::create(b, loc, to, value);
+}
+
+Value lowering::floatConstant(OpBuilder &b, Location loc, Type type,
+                              double value) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+}
+
+Value lowering::intConstant(OpBuilder &b, Location loc, Type type,
+                            int64_t value) {
+  return arith::ConstantOp::create(b, loc, type,
+                                   b.getIntegerAttr(type, value));
+}
+
+Value lowering::indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value lowering::castIndex(OpBuilder &b, Location loc, Value value, Type to) {
+  if (value.getType() == to)
+    return value;
+  return arith::IndexCastOp::create(b, loc, to, value);
+}
+
+Value lowering::dimSize(OpBuilder &b, Location loc, Value value,
+                        unsigned dim) {
+  return getValueOrCreateConstantIndexOp(
+      b, loc, tensor::getMixedSize(b, loc, value, dim));
+}
+
+Value lowering::dimAsFloat(OpBuilder &b, Location loc, Value value,
+                           unsigned dim, Type type) {
+  Value asInteger =
+      castIndex(b, loc, dimSize(b, loc, value, dim), b.getI64Type());
+  return arith::UIToFPOp::create(b, loc, type, asInteger);
+}
+
+Value lowering::normalCdf(OpBuilder &b, Location loc, Value z) {
+  Type type = z.getType();
+  Value scaled = arith::MulFOp::create(b, loc, z,
+                                       floatConstant(b, loc, type, -M_SQRT1_2));
+  return arith::MulFOp::create(b, loc, floatConstant(b, loc, type, 0.5),
+                               math::ErfcOp::create(b, loc, scaled));
+}
+
+Value lowering::emptyTensor(OpBuilder &b, Location loc,
+                            ArrayRef<OpFoldResult> sizes, Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value lowering::filledTensor(OpBuilder &b, Location loc,
+                             ArrayRef<OpFoldResult> sizes, Type elementType,
+                             double value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  Value fill = isa<FloatType>(elementType)
+                   ? floatConstant(b, loc, elementType, value)
+                   : intConstant(b, loc, elementType,
+                                 static_cast<int64_t>(value));
+  return linalg::FillOp::create(b, loc, fill, empty).getResult(0);
+}
+
+SmallVector<Value> lowering::generic(OpBuilder &b, Location loc,
+                                     ValueRange inputs,
+                                     ArrayRef<AffineMap> inputMaps,
+                                     ValueRange inits,
+                                     ArrayRef<AffineMap> initMaps,
+                                     ArrayRef<utils::IteratorType> iterators,
+                                     BodyBuilder body) {
+  SmallVector<AffineMap> maps(inputMaps);
+  llvm::append_range(maps, initMaps);
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange(inits), inputs, inits, maps, iterators,
+      [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+        linalg::YieldOp::create(nested, nestedLoc,
+                                body(nested, nestedLoc, args));
+      });
+  return SmallVector<Value>(op.getResults());
+}
+
+SmallVector<Value> lowering::elementwise(OpBuilder &b, Location loc,
+                                         ValueRange inputs, ValueRange inits,
+                                         BodyBuilder body) {
+  unsigned rank = cast<RankedTensorType>(inits.front().getType()).getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> inputMaps(inputs.size(), identity);
+  SmallVector<AffineMap> initMaps(inits.size(), identity);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return generic(b, loc, inputs, inputMaps, inits, initMaps, iterators, body);
+}
+
+Value lowering::mapElements(
+    OpBuilder &b, Location loc, Value input, Type resultType,
+    function_ref<Value(OpBuilder &, Location, Value)> f) {
+  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, input),
+                           resultType);
+  return elementwise(b, loc, input, init,
+                     [&](OpBuilder &nb, Location nl, ValueRange args) {
+                       return SmallVector<Value>{f(nb, nl, args[0])};
+                     })
+      .front();
+}
+
+AffineMap lowering::projection(MLIRContext *ctx, unsigned rank,
+                               ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> results;
+  for (unsigned dim : dims)
+    results.push_back(getAffineDimExpr(dim, ctx));
+  return AffineMap::get(rank, 0, results, ctx);
+}
+
+Value lowering::reduceRows(OpBuilder &b, Location loc, Value input,
+                           double identity, ScalarCombiner combine) {
+  Type type = cast<RankedTensorType>(input.getType()).getElementType();
+  Value init = filledTensor(b, loc, {tensor::getMixedSize(b, loc, input, 0)},
+                            type, identity);
+  return generic(b, loc, input, b.getMultiDimIdentityMap(2), init,
+                 projection(b.getContext(), 2, {0}),
+                 {utils::IteratorType::parallel,
+                  utils::IteratorType::reduction},
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   return SmallVector<Value>{
+                       combine(nb, nl, args[0], args[1])};
+                 })
+      .front();
+}
+
+Value lowering::rowMax(OpBuilder &b, Location loc, Value input) {
+  return reduceRows(b, loc, input, -kInfinity,
+                    [](OpBuilder &nb, Location nl, Value x, Value acc) {
+                      return arith::MaximumFOp::create(nb, nl, x, acc);
+                    });
+}
+
+Value lowering::rowSum(OpBuilder &b, Location loc, Value input) {
+  return reduceRows(b, loc, input, 0.0,
+                    [](OpBuilder &nb, Location nl, Value x, Value acc) {
+                      return arith::AddFOp::create(nb, nl, x, acc);
+                    });
+}
+
+Value lowering::columnSum(OpBuilder &b, Location loc, Value input) {
+  Type type = cast<RankedTensorType>(input.getType()).getElementType();
+  Value init = filledTensor(b, loc, {tensor::getMixedSize(b, loc, input, 1)},
+                            type, 0.0);
+  return generic(b, loc, input, b.getMultiDimIdentityMap(2), init,
+                 projection(b.getContext(), 2, {1}),
+                 {utils::IteratorType::reduction,
+                  utils::IteratorType::parallel},
+                 [](OpBuilder &nb, Location nl, ValueRange args) {
+                   return SmallVector<Value>{
+                       arith::AddFOp::create(nb, nl, args[0], args[1])};
+                 })
+      .front();
+}
+
+Value lowering::withRowValue(OpBuilder &b, Location loc, Value matrix,
+                             Value row, ScalarCombiner f) {
+  auto type = cast<RankedTensorType>(matrix.getType());
+  Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, matrix),
+                           type.getElementType());
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  return generic(b, loc, {matrix, row},
+                 {identity, projection(b.getContext(), 2, {0})}, init,
+                 identity,
+                 {utils::IteratorType::parallel, utils::IteratorType::parallel},
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   return SmallVector<Value>{f(nb, nl, args[0], args[1])};
+                 })
+      .front();
+}
+
+Value lowering::expOfDifference(OpBuilder &b, Location loc, Value matrix,
+                                Value rowValue) {
+  return withRowValue(b, loc, matrix, rowValue,
+                      [](OpBuilder &nb, Location nl, Value x, Value m) {
+                        return math::ExpOp::create(
+                            nb, nl, arith::SubFOp::create(nb, nl, x, m));
+                      });
+}
+
+Value lowering::divideRows(OpBuilder &b, Location loc, Value matrix,
+                           Value rowValues) {
+  return withRowValue(b, loc, matrix, rowValues,
+                      [](OpBuilder &nb, Location nl, Value x, Value s) {
+                        return arith::DivFOp::create(nb, nl, x, s);
+                      });
+}
+
+Value lowering::softmaxRows(OpBuilder &b, Location loc, Value logits) {
+  Value shifted = expOfDifference(b, loc, logits, rowMax(b, loc, logits));
+  return divideRows(b, loc, shifted, rowSum(b, loc, shifted));
+}
+
+Value lowering::castToType(OpBuilder &b, Location loc, Value value,
+                           Type type) {
+  if (value.getType() == type)
+    return value;
+  return tensor::CastOp::create(b, loc, type, value);
+}
+
+Value lowering::convertTensor(OpBuilder &b, Location loc, Value input,
+                              Type to) {
+  if (cast<RankedTensorType>(input.getType()).getElementType() == to)
+    return input;
+  return mapElements(b, loc, input, to,
+                     [&](OpBuilder &nb, Location nl, Value x) {
+                       return convertFloat(nb, nl, x, to);
+                     });
+}
+
+Value lowering::matmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                       Type accType) {
+  unsigned rank = cast<RankedTensorType>(lhs.getType()).getRank();
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(b, loc, lhs);
+  sizes.back() = tensor::getMixedSize(b, loc, rhs, rank - 1);
+  Value init = filledTensor(b, loc, sizes, accType, 0.0);
+  if (rank == 3)
+    return linalg::BatchMatmulOp::create(b, loc, TypeRange{init.getType()},
+                                         ValueRange{lhs, rhs},
+                                         ValueRange{init})
+        .getResult(0);
+  return linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                  ValueRange{lhs, rhs}, ValueRange{init})
+      .getResult(0);
+}
+
+Value lowering::sumAll(OpBuilder &b, Location loc, Value input) {
+  Type type = cast<RankedTensorType>(input.getType()).getElementType();
+  Value init = filledTensor(b, loc, {}, type, 0.0);
+  Value sum = generic(b, loc, input, b.getMultiDimIdentityMap(1), init,
+                      projection(b.getContext(), 1, {}),
+                      {utils::IteratorType::reduction},
+                      [](OpBuilder &nb, Location nl, ValueRange args) {
+                        return SmallVector<Value>{
+                            arith::AddFOp::create(nb, nl, args[0], args[1])};
+                      })
+                  .front();
+  return tensor::ExtractOp::create(b, loc, sum, ValueRange{});
+}
+
+Value lowering::weightedLoss(OpBuilder &b, Location loc, const APFloat &weight,
+                             Value value, Type resultType) {
+  Value weightValue =
+      floatConstant(b, loc, value.getType(), weight.convertToDouble());
+  Value loss = arith::MulFOp::create(b, loc, weightValue, value);
+  return tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({}, resultType),
+      convertFloat(b, loc, loss, resultType));
+}
+
+Value lowering::sumPerExpert(OpBuilder &b, Location loc, Value indices,
+                            Value weights, int64_t numExperts, Type sumType) {
+  MLIRContext *ctx = b.getContext();
+  Type indexType = cast<RankedTensorType>(indices.getType()).getElementType();
+  bool isFloat = isa<FloatType>(sumType);
+  Value init = filledTensor(b, loc, {b.getIndexAttr(numExperts)}, sumType,
+                            0.0);
+  SmallVector<Value> inputs = {indices};
+  if (weights)
+    inputs.push_back(weights);
+  AffineMap choiceMap = projection(ctx, 3, {0, 1});
+  SmallVector<AffineMap> inputMaps(inputs.size(), choiceMap);
+  // Iterates (token, choice, expert): a histogram without indirect stores,
+  // so it stays a plain parallel-over-experts linalg op.
+  return generic(
+             b, loc, inputs, inputMaps, init, projection(ctx, 3, {2}),
+             {utils::IteratorType::reduction, utils::IteratorType::reduction,
+              utils::IteratorType::parallel},
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value expert = castIndex(
+                   nb, nl, linalg::IndexOp::create(nb, nl, 2), indexType);
+               Value match = arith::CmpIOp::create(
+                   nb, nl, arith::CmpIPredicate::eq, args[0], expert);
+               Value accumulator = args.back();
+               Value zero = isFloat ? floatConstant(nb, nl, sumType, 0.0)
+                                    : intConstant(nb, nl, sumType, 0);
+               Value increment =
+                   weights ? convertFloat(nb, nl, args[1], sumType)
+                   : isFloat ? floatConstant(nb, nl, sumType, 1.0)
+                             : intConstant(nb, nl, sumType, 1);
+               Value term =
+                   arith::SelectOp::create(nb, nl, match, increment, zero);
+               Value sum = isFloat ? Value(arith::AddFOp::create(
+                                         nb, nl, accumulator, term))
+                                   : Value(arith::AddIOp::create(
+                                         nb, nl, accumulator, term));
+               return SmallVector<Value>{sum};
+             })
+      .front();
+}
+
+/// Column `column` (an `index` value) of `matrix` `[R, C]` as `[R]`.
+static Value extractColumnAt(OpBuilder &b, Location loc, Value matrix,
+                             OpFoldResult column) {
+  auto type = cast<RankedTensorType>(matrix.getType());
+  auto columnType =
+      RankedTensorType::get({type.getDimSize(0)}, type.getElementType());
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), column};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, matrix, 0),
+                                     b.getIndexAttr(1)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, columnType, matrix, offsets,
+                                        sizes, strides);
+}
+
+Value lowering::extractColumn(OpBuilder &b, Location loc, Value matrix,
+                              int64_t column) {
+  return extractColumnAt(b, loc, matrix, b.getIndexAttr(column));
+}
+
+std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,
+                                       Value input, int64_t k,
+                                       Type indexType) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
+  Type keyType = computeType(elementType);
+  Type i64 = b.getI64Type();
+  OpFoldResult rows = tensor::getMixedSize(b, loc, input, 0);
+  SmallVector<OpFoldResult> resultSizes = {rows, b.getIndexAttr(k)};
+  Value values = emptyTensor(b, loc, resultSizes, elementType);
+  Value indices = emptyTensor(b, loc, resultSizes, indexType);
+
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  AffineMap row = projection(ctx, 2, {0});
+  auto pick = [&](OpBuilder &nb, Location nl, Value position,
+                  ValueRange picked) {
+    // The previous pick is read back from the results so far; the first pass
+    // starts above every entry, at (+inf, column -1).
+    Value zero = indexConstant(nb, nl, 0);
+    Value first = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                        position, zero);
+    Value previousPosition = arith::SelectOp::create(
+        nb, nl, first, zero,
+        arith::SubIOp::create(nb, nl, position, indexConstant(nb, nl, 1)));
+    Value previousValues =
+        extractColumnAt(nb, nl, picked[0], previousPosition);
+    Value previousIndices =
+        extractColumnAt(nb, nl, picked[1], previousPosition);
+    Value bestValue = filledTensor(nb, nl, rows, keyType, -kInfinity);
+    Value bestIndex = filledTensor(nb, nl, rows, i64, -1);
+    // The largest entry ranking below the previous pick, in the order
+    // (value descending, column ascending).
+    SmallVector<Value> best = generic(
+        nb, nl, {input, previousValues, previousIndices}, {identity, row, row},
+        {bestValue, bestIndex}, {row, row},
+        {utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](OpBuilder &bb, Location bl, ValueRange args) {
+          auto fcmp = [&](arith::CmpFPredicate predicate, Value l, Value r) {
+            return arith::CmpFOp::create(bb, bl, predicate, l, r);
+          };
+          auto icmp = [&](arith::CmpIPredicate predicate, Value l, Value r) {
+            return arith::CmpIOp::create(bb, bl, predicate, l, r);
+          };
+          auto both = [&](Value l, Value r) {
+            return arith::AndIOp::create(bb, bl, l, r);
+          };
+          auto either = [&](Value l, Value r) {
+            return arith::OrIOp::create(bb, bl, l, r);
+          };
+          auto select = [&](Value condition, Value l, Value r) {
+            return arith::SelectOp::create(bb, bl, condition, l, r);
+          };
+          Value key = convertFloat(bb, bl, args[0], keyType);
+          key = select(fcmp(arith::CmpFPredicate::UNO, key, key),
+                       floatConstant(bb, bl, keyType, -kInfinity), key);
+          Value column =
+              castIndex(bb, bl, linalg::IndexOp::create(bb, bl, 1), i64);
+          Value previous =
+              select(first, floatConstant(bb, bl, keyType, kInfinity),
+                     convertFloat(bb, bl, args[1], keyType));
+          Value previousColumn = args[2];
+          if (indexType != i64)
+            previousColumn = arith::ExtSIOp::create(bb, bl, i64, args[2]);
+          previousColumn =
+              select(first, intConstant(bb, bl, i64, -1), previousColumn);
+          Value current = args[3], currentColumn = args[4];
+          Value below = either(
+              fcmp(arith::CmpFPredicate::OLT, key, previous),
+              both(fcmp(arith::CmpFPredicate::OEQ, key, previous),
+                   icmp(arith::CmpIPredicate::sgt, column, previousColumn)));
+          Value above = either(
+              either(icmp(arith::CmpIPredicate::slt, currentColumn,
+                          intConstant(bb, bl, i64, 0)),
+                     fcmp(arith::CmpFPredicate::OGT, key, current)),
+              both(fcmp(arith::CmpFPredicate::OEQ, key, current),
+                   icmp(arith::CmpIPredicate::slt, column, currentColumn)));
+          Value take = both(below, above);
+          return SmallVector<Value>{select(take, key, current),
+                                    select(take, column, currentColumn)};
+        });
+
+    SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), position};
+    SmallVector<OpFoldResult> sizes = {rows, nb.getIndexAttr(1)};
+    SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+    Value pickedValues = convertTensor(nb, nl, best[0], elementType);
+    Value pickedIndices = best[1];
+    if (indexType != i64)
+      pickedIndices = mapElements(
+          nb, nl, pickedIndices, indexType,
+          [&](OpBuilder &bb, Location bl, Value x) -> Value {
+            return arith::TruncIOp::create(bb, bl, indexType, x);
+          });
+    Value newValues = tensor::InsertSliceOp::create(
+        nb, nl, pickedValues, picked[0], offsets, sizes, strides);
+    Value newIndices = tensor::InsertSliceOp::create(
+        nb, nl, pickedIndices, picked[1], offsets, sizes, strides);
+    scf::YieldOp::create(nb, nl, ValueRange{newValues, newIndices});
+  };
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, k),
+      indexConstant(b, loc, 1), ValueRange{values, indices}, pick);
+  return {loop.getResult(0), loop.getResult(1)};
+}

@@ -1,0 +1,148 @@
+//===- LoweringUtils.h - Builders shared by the MoE lowerings ---*- C++ -*-===//
+//
+// Small builders of linalg/tensor/arith IR on tensors with possibly dynamic
+// sizes, shared by the conversion patterns of each op family. Private to the
+// MoEToLinalg library.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LIB_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
+#define LIB_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::moe::lowering {
+
+using BodyBuilder =
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+using ScalarCombiner = function_ref<Value(OpBuilder &, Location, Value, Value)>;
+
+//===----------------------------------------------------------------------===//
+// Scalars
+//===----------------------------------------------------------------------===//
+
+/// The type math is done in: f16 and bf16 widen to f32 so that GEMM
+/// accumulation, softmax and reductions keep f32 accuracy.
+FloatType computeType(Type elementType);
+
+/// Extends or truncates the float `value` to `to`.
+Value convertFloat(OpBuilder &b, Location loc, Value value, Type to);
+
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
+Value intConstant(OpBuilder &b, Location loc, Type type, int64_t value);
+Value indexConstant(OpBuilder &b, Location loc, int64_t value);
+
+/// Casts between `index` and an integer type (either direction).
+Value castIndex(OpBuilder &b, Location loc, Value value, Type to);
+
+/// The size of `value`'s dimension `dim` as an `index`.
+Value dimSize(OpBuilder &b, Location loc, Value value, unsigned dim);
+
+/// The size of `value`'s dimension `dim` as a float of `type`.
+Value dimAsFloat(OpBuilder &b, Location loc, Value value, unsigned dim,
+                 Type type);
+
+/// The standard normal CDF, `0.5 * erfc(-z / sqrt(2))`, accurate in both
+/// tails.
+Value normalCdf(OpBuilder &b, Location loc, Value z);
+
+//===----------------------------------------------------------------------===//
+// Tensors
+//===----------------------------------------------------------------------===//
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType);
+
+/// A tensor of `sizes` filled with `value` (float or integer element type).
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value);
+
+/// A `linalg.generic` over the iteration space described by `iterators`;
+/// every input and init comes with its own map.
+SmallVector<Value> generic(OpBuilder &b, Location loc, ValueRange inputs,
+                           ArrayRef<AffineMap> inputMaps, ValueRange inits,
+                           ArrayRef<AffineMap> initMaps,
+                           ArrayRef<utils::IteratorType> iterators,
+                           BodyBuilder body);
+
+/// Elementwise over tensors of one shape, producing `inits`.
+SmallVector<Value> elementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                               ValueRange inits, BodyBuilder body);
+
+/// `f(x)` for every element of `input`, into a new tensor of `resultType`
+/// elements.
+Value mapElements(OpBuilder &b, Location loc, Value input, Type resultType,
+                  function_ref<Value(OpBuilder &, Location, Value)> f);
+
+/// The map `(d0, .., d[rank-1]) -> (the listed dims)`.
+AffineMap projection(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
+
+/// Reduces each row of `input` `[R, C]` with `combine` into `[R]`, starting
+/// from `identity`.
+Value reduceRows(OpBuilder &b, Location loc, Value input, double identity,
+                 ScalarCombiner combine);
+Value rowMax(OpBuilder &b, Location loc, Value input);
+Value rowSum(OpBuilder &b, Location loc, Value input);
+
+/// Sums each column of `input` `[R, C]` into `[C]`.
+Value columnSum(OpBuilder &b, Location loc, Value input);
+
+/// `f(matrix[r, c], row[r])` for every element of `matrix` `[R, C]`.
+Value withRowValue(OpBuilder &b, Location loc, Value matrix, Value row,
+                   ScalarCombiner f);
+
+/// `exp(matrix[r, c] - rowValue[r])`, the shifted exponentials of a softmax.
+Value expOfDifference(OpBuilder &b, Location loc, Value matrix, Value rowValue);
+Value divideRows(OpBuilder &b, Location loc, Value matrix, Value rowValues);
+
+/// Row-wise softmax of `logits` `[R, C]`.
+Value softmaxRows(OpBuilder &b, Location loc, Value logits);
+
+/// `tensor.cast` of `value` to `type` where an op's result type is more
+/// static than what its lowering proves; `value` itself where they agree.
+Value castToType(OpBuilder &b, Location loc, Value value, Type type);
+
+/// Elementwise `convertFloat` of a whole tensor.
+Value convertTensor(OpBuilder &b, Location loc, Value input, Type to);
+
+/// `lhs [M, K] . rhs [K, N]`, or the batched form `[B, M, K] . [B, K, N]`,
+/// accumulated in `accType`.
+Value matmul(OpBuilder &b, Location loc, Value lhs, Value rhs, Type accType);
+
+/// Sums all elements of the 1-D `input` into a scalar.
+Value sumAll(OpBuilder &b, Location loc, Value input);
+
+/// `weight * value` as the 0-d tensor of `resultType` a loss op returns.
+Value weightedLoss(OpBuilder &b, Location loc, const APFloat &weight,
+                   Value value, Type resultType);
+
+/// For each expert, the sum of `weights` `[T, k]` over the choices of the
+/// routing `indices` `[T, k]` that name it; without `weights`, the number of
+/// such choices. Returns `[numExperts]` of `sumType` (integer or float).
+Value sumPerExpert(OpBuilder &b, Location loc, Value indices, Value weights,
+                   int64_t numExperts, Type sumType);
+
+/// The `k` largest entries of each row of `input` `[R, m]`, descending, equal
+/// values ordered by the lower column first; NaN ranks below every number.
+/// Returns values `[R, k]` (element type of `input`) and indices `[R, k]` of
+/// `indexType`. One selection pass over the row per kept entry: k is small.
+std::pair<Value, Value> topK(OpBuilder &b, Location loc, Value input,
+                             int64_t k, Type indexType);
+
+/// Column `column` of `matrix` `[R, C]` as `[R]`.
+Value extractColumn(OpBuilder &b, Location loc, Value matrix, int64_t column);
+
+//===----------------------------------------------------------------------===//
+// Pattern populators of each op family
+//===----------------------------------------------------------------------===//
+
+void populateGatingLoweringPatterns(RewritePatternSet &patterns);
+void populateDispatchLoweringPatterns(RewritePatternSet &patterns);
+void populateExpertLoweringPatterns(RewritePatternSet &patterns);
+void populateLossLoweringPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::moe::lowering
+
+#endif // LIB_CONVERSION_MOETOLINALG_LOWERINGUTILS_H

@@ -1,0 +1,280 @@
+//===- Executable.cpp - Compile a module and call its entry points --------===//
+//
+// Calling convention: the CPU pipeline lowers every function with the
+// default memref ABI, and the ExecutionEngine wraps each one in a "packed"
+// function taking `void **`. A memref argument of rank r expands to 3 + 2r
+// scalars (allocated pointer, aligned pointer, offset, sizes, strides); the
+// results come back as one struct of such descriptors, all 8-byte fields, so
+// they read as a flat array of 64-bit words. The deallocation pipeline gives
+// the caller ownership of every returned buffer (malloc'ed).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Execution/Executable.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "moe/Dialect/MoE/IR/MoEDialect.h"
+#include "moe/Pipelines/Pipelines.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+void moe::registerExecutionDialects(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<MoEDialect>();
+  registerAllToLLVMIRTranslations(registry);
+}
+
+std::string ArraySpec::describe() const {
+  std::string text = "tensor<";
+  for (int64_t size : shape)
+    text += (ShapedType::isDynamic(size) ? std::string("?")
+                                         : std::to_string(size)) +
+            "x";
+  return text + getElementKindName(kind).str() + ">";
+}
+
+Executable::~Executable() = default;
+
+/// The entry point of `func`, or an error naming the first type the
+/// calling convention cannot carry.
+static llvm::Expected<EntryPoint> describeEntryPoint(func::FuncOp func) {
+  EntryPoint entry;
+  entry.name = func.getName().str();
+  auto specOf = [&](Type type, StringRef role,
+                    unsigned position) -> llvm::Expected<ArraySpec> {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    std::optional<ElementKind> kind =
+        tensor ? getElementKind(tensor.getElementType()) : std::nullopt;
+    if (!kind) {
+      std::string typeText;
+      llvm::raw_string_ostream os(typeText);
+      os << type;
+      return llvm::createStringError(
+          "entry point '" + entry.name + "': " + role + " #" +
+          Twine(position) + " has type " + typeText +
+          "; entry points take and return ranked tensors of f16, bf16, f32, "
+          "f64, i32 or i64 (make helper functions private)");
+    }
+    return ArraySpec{*kind, SmallVector<int64_t>(tensor.getShape())};
+  };
+  for (auto [position, type] : llvm::enumerate(func.getArgumentTypes())) {
+    auto spec = specOf(type, "argument", position);
+    if (!spec)
+      return spec.takeError();
+    entry.arguments.push_back(std::move(*spec));
+  }
+  for (auto [position, type] : llvm::enumerate(func.getResultTypes())) {
+    auto spec = specOf(type, "result", position);
+    if (!spec)
+      return spec.takeError();
+    entry.results.push_back(std::move(*spec));
+  }
+  return entry;
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::compileForCPU(OwningOpRef<ModuleOp> module,
+                          const CompileOptions &options) {
+  MLIRContext *context = module->getContext();
+  context->getOrLoadDialect<bufferization::BufferizationDialect>();
+  std::unique_ptr<Executable> executable(new Executable());
+  for (auto func : module->getOps<func::FuncOp>()) {
+    if (func.isPrivate() || func.isExternal())
+      continue;
+    auto entry = describeEntryPoint(func);
+    if (!entry)
+      return entry.takeError();
+    executable->entryPoints.push_back(std::move(*entry));
+    // Callers' arrays are inputs only: calling twice must give the same
+    // result.
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+      func.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                      BoolAttr::get(context, false));
+  }
+
+  for (CPUStage stage : getCPUStages()) {
+    PassManager pm(context);
+    buildCPUStage(pm, stage);
+    if (failed(pm.run(*module)))
+      return llvm::createStringError("compilation failed in the '" +
+                                     getCPUStageName(stage) + "' stage");
+    if (options.afterStage)
+      options.afterStage(getCPUStageName(stage), *module);
+  }
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return machineBuilder.takeError();
+  unsigned optLevel = std::min(options.optLevel, 3u);
+  machineBuilder->setCodeGenOptLevel(
+      static_cast<llvm::CodeGenOptLevel>(optLevel));
+  auto targetMachine = machineBuilder->createTargetMachine();
+  if (!targetMachine)
+    return targetMachine.takeError();
+  auto transformer = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
+                                               targetMachine->get());
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  engineOptions.jitCodeGenOptLevel =
+      static_cast<llvm::CodeGenOptLevel>(optLevel);
+  auto engine = ExecutionEngine::create(*module, engineOptions,
+                                        std::move(*targetMachine));
+  if (!engine)
+    return engine.takeError();
+  executable->engine = std::move(*engine);
+  executable->engine->initialize();
+  return executable;
+}
+
+const EntryPoint *Executable::lookup(StringRef name) const {
+  for (const EntryPoint &entry : entryPoints)
+    if (entry.name == name)
+      return &entry;
+  return nullptr;
+}
+
+/// Checks `input` against the declared `spec` of argument `position`.
+static llvm::Error checkArgument(const EntryPoint &entry, unsigned position,
+                                 const ArraySpec &spec,
+                                 const HostArray &input) {
+  auto mismatch = [&](const Twine &what) {
+    return llvm::createStringError("argument #" + Twine(position) + " of '" +
+                                   entry.name + "' must be " +
+                                   spec.describe() + ", got " +
+                                   input.describe() + " (" + what + ")");
+  };
+  if (input.kind != spec.kind)
+    return mismatch("element type differs");
+  if (input.shape.size() != spec.shape.size())
+    return mismatch("rank differs");
+  for (auto [dim, sizes] : llvm::enumerate(llvm::zip(spec.shape,
+                                                     input.shape))) {
+    auto [expected, actual] = sizes;
+    if (!ShapedType::isDynamic(expected) && expected != actual)
+      return mismatch("size of dimension " + Twine(dim) + " differs");
+  }
+  return llvm::Error::success();
+}
+
+/// Copies the strided buffer at `base` (in elements of `elementSize` bytes)
+/// into the C-ordered `out`.
+static void copyStrided(const uint8_t *base, ArrayRef<int64_t> sizes,
+                        ArrayRef<int64_t> strides, size_t elementSize,
+                        uint8_t *&out) {
+  if (sizes.empty()) {
+    std::memcpy(out, base, elementSize);
+    out += elementSize;
+    return;
+  }
+  for (int64_t i = 0; i < sizes.front(); ++i)
+    copyStrided(base + i * strides.front() * elementSize, sizes.drop_front(),
+                strides.drop_front(), elementSize, out);
+}
+
+llvm::Expected<SmallVector<HostArray>>
+Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
+  const EntryPoint *entry = lookup(name);
+  if (!entry) {
+    SmallVector<StringRef> names;
+    for (const EntryPoint &candidate : entryPoints)
+      names.push_back(candidate.name);
+    return llvm::createStringError("no entry point named '" + name +
+                                   "' (the module has: " +
+                                   llvm::join(names, ", ") + ")");
+  }
+  if (inputs.size() != entry->arguments.size()) {
+    SmallVector<std::string> expected;
+    for (const ArraySpec &spec : entry->arguments)
+      expected.push_back(spec.describe());
+    return llvm::createStringError(
+        "'" + name + "' takes " + Twine(entry->arguments.size()) +
+        " arguments (" + llvm::join(expected, ", ") + "), got " +
+        Twine(inputs.size()));
+  }
+  for (auto [position, pair] :
+       llvm::enumerate(llvm::zip(entry->arguments, inputs)))
+    if (auto error = checkArgument(*entry, position, std::get<0>(pair),
+                                   std::get<1>(pair)))
+      return std::move(error);
+
+  // Every scalar of the expanded descriptors lives in `words`, which is
+  // sized up front so the pointers into it stay valid.
+  size_t argumentWords = 0;
+  for (const HostArray &input : inputs)
+    argumentWords += 3 + 2 * input.shape.size();
+  std::vector<int64_t> words;
+  words.reserve(argumentWords);
+  for (const HostArray &input : inputs) {
+    auto pointer = reinterpret_cast<int64_t>(input.data.data());
+    words.push_back(pointer); // allocated
+    words.push_back(pointer); // aligned
+    words.push_back(0);       // offset
+    llvm::append_range(words, input.shape);
+    int64_t stride = 1;
+    size_t firstStride = words.size();
+    words.resize(words.size() + input.shape.size());
+    for (size_t dim = input.shape.size(); dim-- > 0;) {
+      words[firstStride + dim] = stride;
+      stride *= input.shape[dim];
+    }
+  }
+  size_t resultWords = 0;
+  for (const ArraySpec &spec : entry->results)
+    resultWords += 3 + 2 * spec.shape.size();
+  std::vector<int64_t> results(resultWords);
+
+  SmallVector<void *> packedArguments;
+  for (int64_t &word : words)
+    packedArguments.push_back(&word);
+  if (!results.empty())
+    packedArguments.push_back(results.data());
+  if (auto error = engine->invokePacked(name, packedArguments))
+    return std::move(error);
+
+  SmallVector<HostArray> outputs;
+  // Two results may share one buffer; it is freed once.
+  llvm::SmallPtrSet<void *, 8> freed;
+  size_t word = 0;
+  for (const ArraySpec &spec : entry->results) {
+    size_t rank = spec.shape.size();
+    auto *allocated = reinterpret_cast<void *>(results[word]);
+    auto *aligned = reinterpret_cast<const uint8_t *>(results[word + 1]);
+    int64_t offset = results[word + 2];
+    ArrayRef<int64_t> sizes(&results[word + 3], rank);
+    ArrayRef<int64_t> strides(&results[word + 3 + rank], rank);
+    word += 3 + 2 * rank;
+
+    HostArray output;
+    output.kind = spec.kind;
+    output.shape.assign(sizes.begin(), sizes.end());
+    size_t elementSize = getElementSize(spec.kind);
+    output.data.resize(output.getNumElements() * elementSize);
+    uint8_t *cursor = output.data.data();
+    if (output.getNumElements() > 0)
+      copyStrided(aligned + offset * elementSize, sizes, strides, elementSize,
+                  cursor);
+    if (allocated && freed.insert(allocated).second)
+      std::free(allocated);
+    outputs.push_back(std::move(output));
+  }
+  return outputs;
+}

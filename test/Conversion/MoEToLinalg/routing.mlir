@@ -1,0 +1,74 @@
+// RUN: moe-opt %s -convert-moe-to-linalg -split-input-file | FileCheck %s
+
+// Top-k is k selection passes over each row: pass j takes the largest entry
+// ranking below pass j-1's pick in the order (value descending, column
+// ascending), NaN ranking lowest.
+// CHECK-LABEL: func @topk
+//  CHECK-SAME: (%[[L:.*]]: tensor<?x8xf32>)
+//       CHECK:   %[[T:.*]] = tensor.dim %[[L]], %c0
+//   CHECK-DAG:   %[[V0:.*]] = tensor.empty(%[[T]]) : tensor<?x2xf32>
+//   CHECK-DAG:   %[[I0:.*]] = tensor.empty(%[[T]]) : tensor<?x2xi32>
+//       CHECK:   %[[R:.*]]:2 = scf.for %[[J:.*]] = %{{.*}} to %c2 step %{{.*}} iter_args(%[[V:.*]] = %[[V0]], %[[I:.*]] = %[[I0]])
+//       CHECK:     %[[FIRST:.*]] = arith.cmpi eq, %[[J]], %c0
+//       CHECK:     %[[PV:.*]] = tensor.extract_slice %[[V]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x2xf32> to tensor<?xf32>
+//       CHECK:     %[[PI:.*]] = tensor.extract_slice %[[I]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x2xi32> to tensor<?xi32>
+//       CHECK:     %[[BEST:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//  CHECK-SAME:         ins(%[[L]], %[[PV]], %[[PI]] : tensor<?x8xf32>, tensor<?xf32>, tensor<?xi32>)
+//       CHECK:       arith.cmpf uno
+//       CHECK:       arith.select %[[FIRST]], %cst{{.*}} : f32
+//       CHECK:       arith.cmpf olt
+//       CHECK:       arith.cmpi sgt
+//       CHECK:       arith.cmpf ogt
+//       CHECK:       arith.cmpi slt
+//       CHECK:       linalg.yield
+//       CHECK:     } -> (tensor<?xf32>, tensor<?xi64>)
+//       CHECK:     %[[NARROW:.*]] = linalg.generic
+//       CHECK:       arith.trunci %{{.*}} : i64 to i32
+//       CHECK:     %[[NV:.*]] = tensor.insert_slice %[[BEST]]#0 into %[[V]][0, %[[J]]] [%[[T]], 1] [1, 1]
+//       CHECK:     %[[NI:.*]] = tensor.insert_slice %[[NARROW]] into %[[I]][0, %[[J]]] [%[[T]], 1] [1, 1]
+//       CHECK:     scf.yield %[[NV]], %[[NI]]
+//       CHECK:   return %[[R]]#0, %[[R]]#1
+func.func @topk(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %v, %i = moe.topk %l, k = 2 : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %v, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// bf16 logits are compared in f32; the picked values are rounded back
+// exactly.
+// CHECK-LABEL: func @topk_bf16
+//       CHECK:   linalg.generic
+//       CHECK:     arith.extf %{{.*}} : bf16 to f32
+//       CHECK:   linalg.generic
+//       CHECK:     arith.truncf %{{.*}} : f32 to bf16
+func.func @topk_bf16(%l: tensor<4x8xbf16>) -> (tensor<4x2xbf16>, tensor<4x2xi64>) {
+  %v, %i = moe.topk %l, k = 2 : (tensor<4x8xbf16>) -> (tensor<4x2xbf16>, tensor<4x2xi64>)
+  return %v, %i : tensor<4x2xbf16>, tensor<4x2xi64>
+}
+
+// -----
+
+// One parallel generic over (token, primary choice, secondary choice) reads
+// the secondary routing of the group each primary choice picked.
+// CHECK-LABEL: func @compose_routing
+//  CHECK-SAME: (%[[PG:.*]]: tensor<?x2xf32>, %[[PI:.*]]: tensor<?x2xi64>, %[[SG:.*]]: tensor<?x4x3xf32>, %[[SI:.*]]: tensor<?x4x3xi64>)
+//       CHECK:   %[[B:.*]] = arith.constant 5 : i64
+//       CHECK:   %[[R:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+//  CHECK-SAME:       ins(%[[PG]], %[[PI]] : tensor<?x2xf32>, tensor<?x2xi64>)
+//  CHECK-NEXT:   ^bb0(%[[G:.*]]: f32, %[[GROUP:.*]]: i64,
+//       CHECK:     %[[GI:.*]] = arith.index_cast %[[GROUP]] : i64 to index
+//       CHECK:     %[[T:.*]] = linalg.index 0
+//       CHECK:     %[[J:.*]] = linalg.index 2
+//       CHECK:     %[[SGV:.*]] = tensor.extract %[[SG]][%[[T]], %[[GI]], %[[J]]]
+//       CHECK:     %[[SIV:.*]] = tensor.extract %[[SI]][%[[T]], %[[GI]], %[[J]]]
+//       CHECK:     %[[GATE:.*]] = arith.mulf %[[G]], %[[SGV]]
+//       CHECK:     %[[BASE:.*]] = arith.muli %[[GROUP]], %[[B]]
+//       CHECK:     %[[IDX:.*]] = arith.addi %[[BASE]], %[[SIV]]
+//       CHECK:     linalg.yield %[[GATE]], %[[IDX]]
+//       CHECK:   tensor.collapse_shape %[[R]]#0 {{\[}}[0], [1, 2]] : tensor<?x2x3xf32> into tensor<?x6xf32>
+//       CHECK:   tensor.collapse_shape %[[R]]#1 {{\[}}[0], [1, 2]] : tensor<?x2x3xi64> into tensor<?x6xi64>
+func.func @compose_routing(%pg: tensor<?x2xf32>, %pi: tensor<?x2xi64>, %sg: tensor<?x4x3xf32>, %si: tensor<?x4x3xi64>) -> (tensor<?x6xf32>, tensor<?x6xi64>) {
+  %g, %i = moe.compose_routing %pg, %pi, %sg, %si, group_size = 5 : (tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x4x3xf32>, tensor<?x4x3xi64>) -> (tensor<?x6xf32>, tensor<?x6xi64>)
+  return %g, %i : tensor<?x6xf32>, tensor<?x6xi64>
+}

@@ -1,0 +1,13 @@
+// RUN: moe-opt %s -convert-moe-to-linalg -verify-diagnostics
+
+// moe.layer is an aggregate; the conversion asks for the expansion rather
+// than failing to legalize it.
+func.func @layer(%x: tensor<?x8xf32>, %wg: tensor<8x4xf32>,
+                 %w1: tensor<4x8x16xf32>, %w2: tensor<4x16x8xf32>)
+    -> (tensor<?x8xf32>, tensor<f32>, tensor<f32>) {
+  // expected-error @+1 {{'moe.layer' op must be expanded before it is lowered (run --moe-expand-layer first)}}
+  %y, %i, %l = moe.layer %x gate(%wg) w1(%w1) w2(%w2) {num_experts = 4, k = 2}
+      : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<4x8x16xf32>,
+         tensor<4x16x8xf32>) -> (tensor<?x8xf32>, tensor<f32>, tensor<f32>)
+  return %y, %i, %l : tensor<?x8xf32>, tensor<f32>, tensor<f32>
+}

@@ -1,0 +1,25 @@
+// RUN: moe-opt %s --moe-cpu-pipeline | FileCheck %s
+
+// The CPU pipeline takes a whole layer (noisy gating, dynamic token count) to
+// the LLVM dialect: nothing of moe, linalg, tensor, memref or scf is left.
+// CHECK-LABEL: llvm.func @layer
+//  CHECK-SAME:   -> !llvm.struct<(struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>, struct<(ptr, ptr, i64)>, struct<(ptr, ptr, i64)>)>
+//       CHECK:   llvm.call @malloc
+//       CHECK:   llvm.call @erfcf
+//       CHECK:   llvm.call @free
+//   CHECK-NOT: moe.
+//   CHECK-NOT: linalg.
+//   CHECK-NOT: tensor.
+//   CHECK-NOT: memref.
+//   CHECK-NOT: scf.
+func.func @layer(%x: tensor<?x8xf32>, %wg: tensor<8x4xf32>,
+                 %wn: tensor<8x4xf32>, %noise: tensor<?x4xf32>,
+                 %w1: tensor<4x8x16xf32>, %w2: tensor<4x16x8xf32>)
+    -> (tensor<?x8xf32>, tensor<f32>, tensor<f32>) {
+  %y, %i, %l = moe.layer %x gate(%wg) noise(%wn, %noise) w1(%w1) w2(%w2)
+      {num_experts = 4, k = 2}
+      : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<?x4xf32>,
+         tensor<4x8x16xf32>, tensor<4x16x8xf32>)
+      -> (tensor<?x8xf32>, tensor<f32>, tensor<f32>)
+  return %y, %i, %l : tensor<?x8xf32>, tensor<f32>, tensor<f32>
+}

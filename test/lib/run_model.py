@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Run an example model (or a variant of it) with moe-run and check it.
+
+    run_model.py MODEL --moe-run PATH --work DIR [--tokens T] [--seed S]
+                 [--dtype f32|f16|bf16|f64] [--tie-experts I,J]
+                 [--starve-expert E] [model overrides: --d --h --n --k ...]
+
+Generates the inputs (examples/generate_inputs.py) into DIR/inputs, compiles
+and runs the model with moe-run into DIR/results, and compares the results
+with the float64 reference (test/lib/check_results.py). The example's own
+.mlir file is used when the configuration is the example's; a variant (other
+sizes, attributes or dtype) gets its entry function written to
+DIR/model.mlir. Exits 1 when moe-run fails or a result is out of bounds.
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import check_results  # noqa: E402
+import generate_inputs  # noqa: E402
+import models  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=models.MODELS)
+    parser.add_argument("--moe-run", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--tokens", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", choices=generate_inputs.STORAGE_DTYPES,
+                        default="f32")
+    parser.add_argument("--tie-experts", type=generate_inputs.expert_pair,
+                        metavar="I,J")
+    parser.add_argument("--starve-expert", type=int, metavar="E")
+    models.add_override_arguments(parser)
+    args = parser.parse_args(argv)
+
+    config = models.config_from_args(args)
+    tokens = config.token_count(args.tokens)
+    arrays = generate_inputs.generate_storage(
+        config, tokens, args.seed, args.dtype, args.tie_experts,
+        args.starve_expert)
+    inputs = args.work / "inputs"
+    results = args.work / "results"
+    paths = generate_inputs.write_inputs(inputs, arrays)
+
+    model = config.mlir_file
+    if config.differs_from_file or args.dtype != "f32":
+        model = args.work / "model.mlir"
+        model.write_text(models.render_mlir(config, args.dtype))
+
+    command = [str(args.moe_run), str(model), *map(str, paths),
+               "--output-dir", str(results)]
+    run = subprocess.run(command, capture_output=True, text=True)
+    sys.stdout.write(run.stdout)
+    if run.returncode != 0:
+        sys.stderr.write(run.stderr)
+        print(f"FAIL: moe-run exited with {run.returncode}")
+        return 1
+
+    passed = check_results.check(config, inputs, results, args.dtype, tokens)
+    if not passed:
+        print(f"FAIL: {config.name} results differ from the reference")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

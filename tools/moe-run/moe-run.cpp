@@ -1,0 +1,222 @@
+//===- moe-run.cpp - Compile and run an MoE model on .npy inputs ----------===//
+//
+// moe-run MODEL.mlir [INPUT.npy ...] [--entry=NAME] [--output-dir=DIR]
+//         [--repeat=N] [--dump-stages=DIR]
+//
+// Compiles MODEL with the CPU pipeline, calls the entry function on the
+// inputs (one .npy per argument, in order), prints a summary of each result
+// and optionally writes them as DIR/result_<i>.npy. Errors go to stderr as
+// one line each and exit non-zero.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Execution/Executable.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+llvm::cl::opt<std::string> modelPath(llvm::cl::Positional,
+                                     llvm::cl::desc("<model.mlir>"),
+                                     llvm::cl::Required);
+llvm::cl::list<std::string> inputPaths(llvm::cl::Positional,
+                                       llvm::cl::desc("[input.npy ...]"));
+llvm::cl::opt<std::string>
+    entryName("entry",
+              llvm::cl::desc("Function to call (default: the module's only "
+                             "public function)"),
+              llvm::cl::value_desc("name"));
+llvm::cl::alias entryAlias("e", llvm::cl::aliasopt(entryName),
+                           llvm::cl::desc("Alias for --entry"));
+llvm::cl::opt<std::string>
+    outputDir("output-dir",
+              llvm::cl::desc("Write result i to <dir>/result_<i>.npy"),
+              llvm::cl::value_desc("dir"));
+llvm::cl::alias outputAlias("o", llvm::cl::aliasopt(outputDir),
+                            llvm::cl::desc("Alias for --output-dir"));
+llvm::cl::opt<std::string>
+    dumpStages("dump-stages",
+               llvm::cl::desc("Write the IR after each pipeline stage to "
+                              "<dir>/<n>-<stage>.mlir"),
+               llvm::cl::value_desc("dir"));
+llvm::cl::opt<unsigned>
+    repeat("repeat",
+           llvm::cl::desc("Call the entry this many more times after the "
+                          "first and print the time per call"),
+           llvm::cl::init(0));
+llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
+                                 llvm::cl::Prefix, llvm::cl::init(3));
+
+int fail(const Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "moe-run") << message << "\n";
+  return 1;
+}
+
+int fail(llvm::Error error) {
+  std::string message = llvm::toString(std::move(error));
+  return fail(message);
+}
+
+/// One line per result: its type, and its values when there are few of them
+/// (losses, tokens per expert), else a checksum.
+void printSummary(unsigned position, const HostArray &result) {
+  llvm::outs() << "result #" << position << ": " << result.describe();
+  int64_t count = result.getNumElements();
+  constexpr int64_t kPrintedValues = 64;
+  if (count <= kPrintedValues) {
+    llvm::outs() << " = ";
+    if (!result.shape.empty())
+      llvm::outs() << "[";
+    for (int64_t i = 0; i < count; ++i)
+      llvm::outs() << (i ? " " : "") << llvm::format("%g", result.getAsDouble(i));
+    if (!result.shape.empty())
+      llvm::outs() << "]";
+  } else {
+    double sum = 0, sumAbs = 0;
+    int64_t nonFinite = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      double value = result.getAsDouble(i);
+      if (!std::isfinite(value)) {
+        ++nonFinite;
+        continue;
+      }
+      sum += value;
+      sumAbs += std::fabs(value);
+    }
+    llvm::outs() << llvm::format("  sum = %.6e  mean|x| = %.6e", sum,
+                                 sumAbs / static_cast<double>(count));
+    if (nonFinite)
+      llvm::outs() << "  (" << nonFinite << " non-finite values)";
+  }
+  llvm::outs() << "\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::cl::ParseCommandLineOptions(
+      argc, argv,
+      "moe-run: compile an MoE model for the CPU and run it on .npy inputs\n");
+
+  DialectRegistry registry;
+  registerExecutionDialects(registry);
+  MLIRContext context(registry);
+
+  std::string errorMessage;
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      openInputFile(modelPath, &errorMessage);
+  if (!file)
+    return fail(errorMessage);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse '" + modelPath + "'");
+
+  // Read the inputs first: a wrong file is reported before a long compile.
+  SmallVector<HostArray> inputs;
+  for (const std::string &path : inputPaths) {
+    auto array = readNpy(path);
+    if (!array)
+      return fail(array.takeError());
+    inputs.push_back(std::move(*array));
+  }
+
+  CompileOptions options;
+  options.optLevel = optLevel;
+  unsigned stageNumber = 0;
+  std::string dumpError;
+  if (!dumpStages.empty()) {
+    if (std::error_code error = llvm::sys::fs::create_directories(dumpStages))
+      return fail("cannot create '" + dumpStages + "': " + error.message());
+    options.afterStage = [&](StringRef stage, ModuleOp stageModule) {
+      SmallString<128> path(dumpStages);
+      llvm::sys::path::append(path,
+                              Twine(++stageNumber) + "-" + stage + ".mlir");
+      auto output = openOutputFile(path, &dumpError);
+      if (!output)
+        return;
+      stageModule->print(output->os());
+      output->keep();
+    };
+  }
+  auto executable = Executable::compileForCPU(std::move(module), options);
+  if (!executable)
+    return fail(executable.takeError());
+  if (!dumpError.empty())
+    return fail(dumpError);
+
+  std::string entry = entryName;
+  if (entry.empty()) {
+    ArrayRef<EntryPoint> entries = (*executable)->getEntryPoints();
+    if (entries.size() != 1)
+      return fail("'" + modelPath + "' has " + Twine(entries.size()) +
+                  " public functions; choose one with --entry");
+    entry = entries.front().name;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  auto results = (*executable)->invoke(entry, inputs);
+  if (!results)
+    return fail(results.takeError());
+  double firstCall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+
+  for (auto [position, result] : llvm::enumerate(*results))
+    printSummary(position, result);
+
+  if (!outputDir.empty()) {
+    if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
+      return fail("cannot create '" + outputDir + "': " + error.message());
+    for (auto [position, result] : llvm::enumerate(*results)) {
+      SmallString<128> path(outputDir);
+      llvm::sys::path::append(path, "result_" + Twine(position) + ".npy");
+      if (auto error = writeNpy(path, result))
+        return fail(std::move(error));
+    }
+  }
+
+  if (repeat == 0) {
+    llvm::outs() << llvm::format("time: %.3f ms (one call)\n",
+                                 firstCall * 1e3);
+    return 0;
+  }
+  double total = 0, fastest = std::numeric_limits<double>::infinity();
+  for (unsigned call = 0; call < repeat; ++call) {
+    auto callStart = std::chrono::steady_clock::now();
+    auto again = (*executable)->invoke(entry, inputs);
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - callStart)
+                         .count();
+    if (!again)
+      return fail(again.takeError());
+    total += seconds;
+    fastest = std::min(fastest, seconds);
+  }
+  llvm::outs() << llvm::format(
+      "time per call: %.3f ms mean, %.3f ms min over %u calls (after a "
+      "first call of %.3f ms)\n",
+      total / repeat * 1e3, fastest * 1e3, static_cast<unsigned>(repeat),
+      firstCall * 1e3);
+  return 0;
+}
