@@ -64,6 +64,9 @@ class ModelConfig:
     renormalize: bool = False
     importance_weight: float = 0.01
     load_weight: float = 0.01
+    # The entry also returns the routed tokens per expert ([n], the exact
+    # moe.load count of the gating logits): what a user monitors.
+    reports_tokens_per_expert: bool = False
     differs_from_file: tuple = ()
 
     @property
@@ -125,9 +128,13 @@ class ModelConfig:
                 for name, role in self.arguments]
 
     def result_shapes(self, tokens):
-        """Shapes of the entry results: output [T, d], two 0-d losses."""
-        return [("output", (tokens, self.d)), ("importance_loss", ()),
-                ("load_loss", ())]
+        """Shapes of the entry results: output [T, d], two 0-d losses, and
+        the tokens per expert [n] where the entry reports them."""
+        shapes = [("output", (tokens, self.d)), ("importance_loss", ()),
+                  ("load_loss", ())]
+        if self.reports_tokens_per_expert:
+            shapes.append(("tokens_per_expert", (self.n,)))
+        return shapes
 
 
 MODELS = {
@@ -140,7 +147,8 @@ MODELS = {
                    ("w1", "w1"), ("b1", "b1"), ("w2", "w2"), ("b2", "b2")),
         tokens=None, d=512, h=1024, n=64, k=4,
         noise_epsilon=1e-2, activation="relu",
-        importance_weight=0.1, load_weight=0.1),
+        importance_weight=0.1, load_weight=0.1,
+        reports_tokens_per_expert=True),
     "hierarchical": ModelConfig(
         name="hierarchical",
         mlir_file=EXAMPLES_DIR / "hierarchical-layer.mlir",
@@ -229,6 +237,10 @@ def model_config(name, **overrides):
     differs = tuple(field for field in OVERRIDABLE if field in overrides and
                     overrides[field] != getattr(base, field))
     config = dataclasses.replace(base, **overrides, differs_from_file=differs)
+    if config.hierarchical or config.capacity_factor is not None:
+        # The routed count (moe.load of the gating logits) is the count of
+        # processed tokens only for a flat dropless layer.
+        config = dataclasses.replace(config, reports_tokens_per_expert=False)
     _validate(config)
     return config
 
@@ -315,14 +327,39 @@ def render_mlir(config, dtype="f32"):
 
     output = tensor(("T", config.d))
     scalar = f"tensor<{dtype}>"
-    results = f"({output}, {scalar}, {scalar})"
+    layer_types = [output, scalar, scalar]
+    result_names = ["%y", "%importance_loss", "%load_loss"]
     argument_list = ", ".join(f"%{name}: {type_}" for name, type_ in arguments)
     operand_types = ", ".join(type_ for _, type_ in arguments)
-    return (f"func.func @{config.entry}({argument_list}) -> {results} {{\n"
-            f"  %y, %importance_loss, %load_loss = moe.layer "
+    body = (f"  %y, %importance_loss, %load_loss = moe.layer "
             f"{' '.join(clauses)}\n"
             f"      {{{', '.join(attributes)}}}\n"
-            f"      : ({operand_types}) -> {results}\n"
-            f"  return %y, %importance_loss, %load_loss : "
-            f"{output}, {scalar}, {scalar}\n"
+            f"      : ({operand_types}) -> ({', '.join(layer_types)})\n")
+    result_types = list(layer_types)
+    if config.reports_tokens_per_expert:
+        logits = tensor(("T", config.n))
+        gate_types = f"{tensor(symbolic('input', 'T'))}, " \
+                     f"{tensor(symbolic('w_gate', 'T'))}"
+        if "noise" in by_role:
+            body += (f"  %logits, %clean, %stddev = moe.noisy_gate "
+                     f"%{by_role['input']}, %{by_role['w_gate']}, "
+                     f"%{by_role['w_noise']}, %{by_role['noise']} "
+                     f"{{noise_epsilon = {config.noise_epsilon!r} : f64}}\n"
+                     f"      : ({gate_types}, "
+                     f"{tensor(symbolic('w_noise', 'T'))}, "
+                     f"{tensor(symbolic('noise', 'T'))}) -> "
+                     f"({logits}, {logits}, {logits})\n")
+        else:
+            body += (f"  %logits = moe.gate %{by_role['input']}, "
+                     f"%{by_role['w_gate']} : ({gate_types}) -> {logits}\n")
+        counts = tensor((config.n,))
+        body += (f"  %tokens_per_expert = moe.load %logits, k = {config.k} "
+                 f": ({logits}) -> {counts}\n")
+        result_types.append(counts)
+        result_names.append("%tokens_per_expert")
+    results = f"({', '.join(result_types)})"
+    return (f"func.func @{config.entry}({argument_list}) -> {results} {{\n"
+            f"{body}"
+            f"  return {', '.join(result_names)} : "
+            f"{', '.join(result_types)}\n"
             f"}}\n")

@@ -41,6 +41,9 @@ void moe::buildCPUStage(OpPassManager &pm, CPUStage stage) {
   switch (stage) {
   case CPUStage::ExpandLayers:
     pm.addPass(createMoEExpandLayer());
+    // Layers over the same input share their gating, and so do the gates
+    // written beside a layer (e.g. to report its routing).
+    pm.addPass(createCSEPass());
     return;
   case CPUStage::LowerToLinalg:
     pm.addPass(createConvertMoEToLinalg());

@@ -6,8 +6,9 @@
 
 Reads the inputs written by examples/generate_inputs.py (DIR/NN_<arg>.npy,
 bf16 as uint16 bit patterns) and the runner's DIR/result_0.npy (output
-[T, d]), result_1.npy (importance loss, 0-d) and result_2.npy (load loss,
-0-d), recomputes the layer in float64 (test/lib/moe_reference.py) and compares
+[T, d]), result_1.npy (importance loss, 0-d), result_2.npy (load loss,
+0-d) and, for a model that reports them, result_3.npy (tokens per expert,
+[n]), recomputes the layer in float64 (test/lib/moe_reference.py) and compares
 with SPEC §2's bounds: relative L2 error < 1e-5 for f32/f64, < 2e-2 for
 f16/bf16 (|a - b| / max(|b|, 1e-30) for the 0-d losses).
 
@@ -160,9 +161,11 @@ def check(config, inputs_dir, results_dir, dtype, tokens):
     bound = BOUNDS[dtype]
     print(f"{config.name}: T={tokens}, dtype {dtype}, reference float64")
     passed = True
+    expected_results = [output, importance_loss, load_loss]
+    if config.reports_tokens_per_expert:
+        expected_results.append(intermediates["tokens_per_expert"])
     for (name, _), actual, expected in zip(
-            config.result_shapes(tokens), results,
-            (output, importance_loss, load_loss)):
+            config.result_shapes(tokens), results, expected_results):
         error = relative_error(actual, expected)
         ok = bool(error < bound)
         passed &= ok

@@ -314,7 +314,11 @@ def test_checker_round_trip():
             config = small(name)
             arrays, tokens = check_results.load_inputs(config, in_dir, dtype,
                                                        None)
-            results = ref.layer(config, arrays)[:3]
+            output, importance_loss, load_loss, intermediates = ref.layer(
+                config, arrays)
+            results = [output, importance_loss, load_loss]
+            if config.reports_tokens_per_expert:
+                results.append(intermediates["tokens_per_expert"])
             out_dir.mkdir()
             for i, value in enumerate(results):
                 np.save(out_dir / f"result_{i}.npy",
