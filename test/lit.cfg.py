@@ -20,6 +20,8 @@ config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+# `not` and `count` are found on PATH rather than substituted.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
 tools = ["moe-opt", "moe-run"]
@@ -34,3 +36,4 @@ config.substitutions.append(
          sys.executable,
          os.path.join(config.moe_src_root, "test", "lib", "run_model.py"),
          os.path.join(config.moe_tools_dir, "moe-run"))))
+config.excludes.append("Inputs")

@@ -169,7 +169,7 @@ def check(config, inputs_dir, results_dir, dtype, tokens):
         error = relative_error(actual, expected)
         ok = bool(error < bound)
         passed &= ok
-        print(f"  {name:<16} rel error {error:.3e}  bound {bound:.0e}  "
+        print(f"  {name:<18} rel error {error:.3e}  bound {bound:.0e}  "
               f"{'PASS' if ok else 'FAIL'}")
 
     tolerance = max(SPEC_TIE_TOLERANCE, 2 * UNIT_ROUNDOFF.get(dtype, 0.0))

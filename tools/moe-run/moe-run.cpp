@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
-    return fail("cannot parse '" + modelPath + "'");
+    return fail("'" + modelPath + "' is not valid IR (see the diagnostics above)");
 
   // Read the inputs first: a wrong file is reported before a long compile.
   SmallVector<HostArray> inputs;

@@ -24,8 +24,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     experts on slices of the grouped rows; capacity-layout experts are
     `linalg.batch_matmul`s.
 
-    Every op except `moe.all_to_all` is lowered; `moe.layer` must be expanded
-    first (`--moe-expand-layer`).
+    `moe.layer` must be expanded first (`--moe-expand-layer`) and
+    `moe.all_to_all` lowered to runtime calls first (no such lowering exists
+    yet); both are reported as errors.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

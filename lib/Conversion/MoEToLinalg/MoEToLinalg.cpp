@@ -26,21 +26,28 @@ namespace {
 struct ConvertMoEToLinalgPass
     : moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
   void runOnOperation() override {
-    // moe.layer is an aggregate: without this check the conversion would
-    // only say that it failed to legalize it.
-    WalkResult unexpanded = getOperation()->walk([](LayerOp layer) {
-      layer.emitOpError("must be expanded before it is lowered (run "
+    // Without these checks the conversion would only say that it failed to
+    // legalize the op.
+    WalkResult unsupported = getOperation()->walk([](Operation *op) {
+      if (isa<LayerOp>(op)) {
+        op->emitOpError("must be expanded before it is lowered (run "
                         "--moe-expand-layer first)");
-      return WalkResult::interrupt();
+        return WalkResult::interrupt();
+      }
+      if (isa<AllToAllOp>(op)) {
+        op->emitOpError("cannot be lowered to linalg: collectives become "
+                        "runtime calls, and no collective lowering exists "
+                        "yet");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
     });
-    if (unexpanded.wasInterrupted())
+    if (unsupported.wasInterrupted())
       return signalPassFailure();
 
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
     target.addIllegalDialect<MoEDialect>();
-    // Collectives are lowered to runtime calls by their own conversion.
-    target.addLegalOp<AllToAllOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);
