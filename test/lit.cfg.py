@@ -1,6 +1,7 @@
 # -*- Python -*-
 
 import os
+import shutil
 import sys
 
 import lit.formats
@@ -37,3 +38,28 @@ config.substitutions.append(
          os.path.join(config.moe_src_root, "test", "lib", "run_model.py"),
          os.path.join(config.moe_tools_dir, "moe-run"))))
 config.excludes.append("Inputs")
+
+# ptxas assembles kernels in the CUDA pipeline's cubin format; the toolkit
+# is not needed for PTX text.
+if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+
+
+def has_cuda_gpu():
+    """True when the NVIDIA driver loads and sees at least one GPU."""
+    import ctypes
+
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return (driver.cuInit(0) == 0 and
+            driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and
+            count.value > 0)
+
+
+# GPU execution tests; detected when the tests run, so a build carried to a
+# GPU machine runs them there.
+if has_cuda_gpu():
+    config.available_features.add("cuda-gpu")

@@ -109,14 +109,14 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
                       BoolAttr::get(context, false));
   }
 
-  for (CPUStage stage : getCPUStages()) {
+  for (Stage stage : getStages(Target::CPU)) {
     PassManager pm(context);
     buildCPUStage(pm, stage);
     if (failed(pm.run(*module)))
       return llvm::createStringError("compilation failed in the '" +
-                                     getCPUStageName(stage) + "' stage");
+                                     getStageName(stage) + "' stage");
     if (options.afterStage)
-      options.afterStage(getCPUStageName(stage), *module);
+      options.afterStage(getStageName(stage), *module);
   }
 
   llvm::InitializeNativeTarget();

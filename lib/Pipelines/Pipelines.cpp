@@ -5,8 +5,12 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -16,41 +20,48 @@
 using namespace mlir;
 using namespace mlir::moe;
 
-ArrayRef<CPUStage> moe::getCPUStages() {
-  static constexpr CPUStage stages[] = {
-      CPUStage::ExpandLayers, CPUStage::LowerToLinalg, CPUStage::Bufferize,
-      CPUStage::LowerToLLVM};
-  return stages;
+ArrayRef<Stage> moe::getStages(Target target) {
+  static constexpr Stage cpuStages[] = {Stage::ExpandLayers,
+                                        Stage::LowerToLinalg, Stage::Bufferize,
+                                        Stage::LowerToLLVM};
+  static constexpr Stage cudaStages[] = {
+      Stage::ExpandLayers, Stage::LowerToLinalg, Stage::Bufferize,
+      Stage::MapToGPU, Stage::LowerToLLVM};
+  return target == Target::CPU ? ArrayRef<Stage>(cpuStages)
+                               : ArrayRef<Stage>(cudaStages);
 }
 
-StringRef moe::getCPUStageName(CPUStage stage) {
+StringRef moe::getStageName(Stage stage) {
   switch (stage) {
-  case CPUStage::ExpandLayers:
+  case Stage::ExpandLayers:
     return "expand";
-  case CPUStage::LowerToLinalg:
+  case Stage::LowerToLinalg:
     return "linalg";
-  case CPUStage::Bufferize:
+  case Stage::Bufferize:
     return "bufferize";
-  case CPUStage::LowerToLLVM:
+  case Stage::MapToGPU:
+    return "gpu";
+  case Stage::LowerToLLVM:
     return "llvm";
   }
-  llvm_unreachable("unknown CPU stage");
+  llvm_unreachable("unknown stage");
 }
 
-void moe::buildCPUStage(OpPassManager &pm, CPUStage stage) {
+/// The stages both targets share.
+static void buildCommonStage(OpPassManager &pm, Stage stage) {
   switch (stage) {
-  case CPUStage::ExpandLayers:
+  case Stage::ExpandLayers:
     pm.addPass(createMoEExpandLayer());
     // Layers over the same input share their gating, and so do the gates
     // written beside a layer (e.g. to report its routing).
     pm.addPass(createCSEPass());
     return;
-  case CPUStage::LowerToLinalg:
+  case Stage::LowerToLinalg:
     pm.addPass(createConvertMoEToLinalg());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     return;
-  case CPUStage::Bufferize: {
+  case Stage::Bufferize: {
     bufferization::OneShotBufferizePassOptions options;
     options.bufferizeFunctionBoundaries = true;
     // Callers (the runner, the C API) pass plain contiguous arrays.
@@ -58,10 +69,28 @@ void moe::buildCPUStage(OpPassManager &pm, CPUStage stage) {
         bufferization::LayoutMapOption::IdentityLayoutMap;
     pm.addPass(bufferization::createOneShotBufferizePass(options));
     bufferization::buildBufferDeallocationPipeline(pm);
-    pm.addPass(createConvertLinalgToLoopsPass());
     return;
   }
-  case CPUStage::LowerToLLVM:
+  case Stage::MapToGPU:
+  case Stage::LowerToLLVM:
+    break;
+  }
+  llvm_unreachable("not a stage the targets share");
+}
+
+void moe::buildCPUStage(OpPassManager &pm, Stage stage) {
+  switch (stage) {
+  case Stage::ExpandLayers:
+  case Stage::LowerToLinalg:
+    buildCommonStage(pm, stage);
+    return;
+  case Stage::Bufferize:
+    buildCommonStage(pm, stage);
+    pm.addPass(createConvertLinalgToLoopsPass());
+    return;
+  case Stage::MapToGPU:
+    llvm_unreachable("the CPU pipeline has no GPU stage");
+  case Stage::LowerToLLVM:
     pm.addPass(createSCFToControlFlowPass());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
@@ -75,12 +104,91 @@ void moe::buildCPUStage(OpPassManager &pm, CPUStage stage) {
     pm.addPass(createReconcileUnrealizedCastsPass());
     return;
   }
-  llvm_unreachable("unknown CPU stage");
+  llvm_unreachable("unknown stage");
+}
+
+void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
+                         const CUDAPipelineOptions &options) {
+  switch (stage) {
+  case Stage::ExpandLayers:
+  case Stage::LowerToLinalg:
+    buildCommonStage(pm, stage);
+    return;
+  case Stage::Bufferize:
+    buildCommonStage(pm, stage);
+    pm.addPass(createConvertLinalgToParallelLoopsPass());
+    return;
+  case Stage::MapToGPU: {
+    SmallVector<int64_t> blockSizes(options.blockSizes.begin(),
+                                    options.blockSizes.end());
+    if (blockSizes.empty())
+      blockSizes = {16, 16};
+    OpPassManager &funcPm = pm.nest<func::FuncOp>();
+    // Constant inner bounds (with a guard inside) let the inner loops become
+    // the threads of a block of fixed size.
+    funcPm.addPass(
+        createParallelLoopTilingPass(blockSizes, /*noMinMaxBounds=*/true));
+    funcPm.addPass(createGpuMapParallelLoopsPass());
+    funcPm.addPass(createConvertParallelLoopToGpuPass());
+    pm.addPass(createGpuKernelOutliningPass());
+    return;
+  }
+  case Stage::LowerToLLVM: {
+    // Host buffers go through the generic allocation functions, which the
+    // CUDA runtime implements with managed memory.
+    pm.nest<func::FuncOp>().addPass(createSCFToControlFlowPass());
+    pm.addPass(memref::createExpandStridedMetadataPass());
+    pm.addPass(createLowerAffinePass());
+    FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+    memrefOptions.useGenericFunctions = true;
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+
+    // Kernels: NVVM for the chosen chip, with libdevice for math functions.
+    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(createConvertFuncToLLVMPass());
+    GpuNVVMAttachTargetOptions target;
+    target.chip = options.chip;
+    target.features = options.features;
+    target.optLevel = 3;
+    if (!options.toolkit.empty())
+      target.linkLibs.push_back(options.toolkit +
+                                "/nvvm/libdevice/libdevice.10.bc");
+    pm.addPass(createGpuNVVMAttachTarget(target));
+    pm.addPass(createArithToLLVMConversionPass());
+    pm.addPass(createConvertIndexToLLVMPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    OpPassManager &kernelPm = pm.nest<gpu::GPUModuleOp>();
+    kernelPm.addPass(createConvertGpuOpsToNVVMOps());
+    kernelPm.addPass(createCanonicalizerPass());
+    kernelPm.addPass(createCSEPass());
+    kernelPm.addPass(createReconcileUnrealizedCastsPass());
+
+    // Host: launches become runtime calls; kernels become binaries.
+    pm.addPass(createGpuToLLVMConversionPass());
+    GpuModuleToBinaryPassOptions binary;
+    binary.toolkitPath = options.toolkit;
+    binary.compilationTarget = options.format;
+    pm.addPass(createGpuModuleToBinaryPass(binary));
+    pm.addPass(createConvertMathToLLVMPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+    return;
+  }
+  }
+  llvm_unreachable("unknown stage");
 }
 
 void moe::buildCPUPipeline(OpPassManager &pm) {
-  for (CPUStage stage : getCPUStages())
+  for (Stage stage : getStages(Target::CPU))
     buildCPUStage(pm, stage);
+}
+
+void moe::buildCUDAPipeline(OpPassManager &pm,
+                            const CUDAPipelineOptions &options) {
+  for (Stage stage : getStages(Target::CUDA))
+    buildCUDAStage(pm, stage, options);
 }
 
 void moe::registerMoEPipelines() {
@@ -89,4 +197,9 @@ void moe::registerMoEPipelines() {
       "Lower moe ops on tensors to the LLVM dialect for the CPU (expand, "
       "linalg, bufferize, LLVM)",
       buildCPUPipeline);
+  PassPipelineRegistration<CUDAPipelineOptions>(
+      "moe-cuda-pipeline",
+      "Lower moe ops on tensors to host LLVM-dialect code launching NVVM "
+      "kernels (expand, linalg, bufferize, map to GPU, LLVM and binaries)",
+      buildCUDAPipeline);
 }

@@ -2,48 +2,93 @@
 //
 // The pipelines that take a module of `moe` ops (and upstream ops on tensors)
 // to code for a target. Each pipeline is a sequence of stages that can also
-// be run one at a time, so drivers can show the IR between them.
+// be run one at a time, so drivers can show the IR between them. The targets
+// share every stage up to bufferization and differ after it.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_PIPELINES_PIPELINES_H
 #define MOE_PIPELINES_PIPELINES_H
 
+#include "mlir/Pass/PassOptions.h"
 #include "mlir/Support/LLVM.h"
+
+#include <string>
 
 namespace mlir {
 class OpPassManager;
 namespace moe {
 
-/// The stages of the CPU pipeline, in order.
-enum class CPUStage {
+enum class Target { CPU, CUDA };
+
+/// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).
+struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU architecture to compile for"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (PTX ISA version)"),
+      llvm::cl::init("+ptx80")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Kernel binary: isa (PTX text, compiled by the driver "
+                     "at load), bin (cubin, assembled by ptxas) or fatbin"),
+      llvm::cl::init("fatbin")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit root: ptxas for bin/fatbin, libdevice "
+                     "for math functions"),
+      llvm::cl::init(MOE_CUDA_TOOLKIT_PATH)};
+  ListOption<int64_t> blockSizes{
+      *this, "block-sizes",
+      llvm::cl::desc("Threads per block along the innermost parallel loop "
+                     "dimensions (default 16,16)")};
+};
+
+/// The stages of the pipelines, in order; `MapToGPU` is CUDA's only.
+enum class Stage {
   /// `moe.layer` to the fine-grained ops.
   ExpandLayers,
   /// `moe` ops to linalg/tensor/scf/arith/math on tensors.
   LowerToLinalg,
-  /// Tensors to buffers, with deallocation; linalg ops to loops.
+  /// Tensors to buffers, with deallocation; linalg ops to loops (parallel
+  /// loops for CUDA).
   Bufferize,
-  /// Everything to the LLVM dialect, ready for the JIT.
+  /// Parallel loops tiled into blocks and threads, outlined as kernels.
+  MapToGPU,
+  /// Everything to the LLVM dialect (and kernels to binaries), ready for the
+  /// JIT.
   LowerToLLVM,
 };
 
-/// All CPU stages, in pipeline order.
-ArrayRef<CPUStage> getCPUStages();
+/// The stages of `target`'s pipeline, in order.
+ArrayRef<Stage> getStages(Target target);
 
 /// A short name for file names and messages (`expand`, `linalg`, ...).
-StringRef getCPUStageName(CPUStage stage);
+StringRef getStageName(Stage stage);
 
 /// Adds the passes of one stage of the CPU pipeline to `pm` (a module pass
 /// manager).
-void buildCPUStage(OpPassManager &pm, CPUStage stage);
+void buildCPUStage(OpPassManager &pm, Stage stage);
+
+/// Adds the passes of one stage of the CUDA pipeline. Host buffers are
+/// allocated through `_mlir_memref_to_llvm_alloc`/`_free`, which the CUDA
+/// runtime implements with managed memory, so host loops and kernels share
+/// them.
+void buildCUDAStage(OpPassManager &pm, Stage stage,
+                    const CUDAPipelineOptions &options);
 
 /// Adds the whole CPU pipeline: `moe` ops on tensors to the LLVM dialect.
 /// Function arguments that are not marked `bufferization.writable = false`
 /// may be written in place.
 void buildCPUPipeline(OpPassManager &pm);
 
-/// Registers the named pipelines (`moe-cpu-pipeline`) with the pass
-/// registry, for `moe-opt`.
+/// Adds the whole CUDA pipeline: `moe` ops on tensors to host code in the
+/// LLVM dialect that launches NVVM kernels embedded as `gpu.binary`.
+void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
+
+/// Registers the named pipelines (`moe-cpu-pipeline`, `moe-cuda-pipeline`)
+/// with the pass registry, for `moe-opt`.
 void registerMoEPipelines();
 
 } // namespace moe
