@@ -28,11 +28,34 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <csetjmp>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
 using namespace mlir::moe;
+
+namespace {
+
+/// Where a failed run-time check of compiled code returns to: the
+/// `Executable::invoke` running on this thread, if any.
+thread_local std::jmp_buf *activeInvocation = nullptr;
+thread_local const char *failedCheckMessage = nullptr;
+
+/// Called by compiled code when a run-time check fails (see the
+/// convert-moe-runtime-checks pass). Compiled code holds no resources that
+/// need unwinding beyond the buffers it allocated, which are leaked.
+extern "C" void moeRuntimeCheckFailed(const char *message) {
+  if (!activeInvocation) {
+    std::fprintf(stderr, "moe: run-time check failed: %s\n", message);
+    std::abort();
+  }
+  failedCheckMessage = message;
+  std::longjmp(*activeInvocation, 1);
+}
+
+} // namespace
 
 void moe::registerExecutionDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
@@ -141,6 +164,13 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
   if (!engine)
     return engine.takeError();
   executable->engine = std::move(*engine);
+  executable->engine->registerSymbols([](llvm::orc::MangleAndInterner intern) {
+    llvm::orc::SymbolMap symbols;
+    symbols[intern("moe_runtime_check_failed")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&moeRuntimeCheckFailed),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
   executable->engine->initialize();
   return executable;
 }
@@ -247,8 +277,20 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     packedArguments.push_back(&word);
   if (!results.empty())
     packedArguments.push_back(results.data());
-  if (auto error = engine->invokePacked(name, packedArguments))
-    return std::move(error);
+  auto entryPoint = engine->lookupPacked(name);
+  if (!entryPoint)
+    return entryPoint.takeError();
+  // No C++ frame with a destructor lies between here and compiled code, so
+  // a failed check may jump straight back.
+  std::jmp_buf invocation;
+  activeInvocation = &invocation;
+  if (setjmp(invocation) != 0) {
+    activeInvocation = nullptr;
+    return llvm::createStringError("run-time check failed in '" + name +
+                                   "': " + failedCheckMessage);
+  }
+  (*entryPoint)(packedArguments.data());
+  activeInvocation = nullptr;
 
   SmallVector<HostArray> outputs;
   // Two results may share one buffer; it is freed once.

@@ -154,6 +154,12 @@ public:
   llvm::Error parse(std::string &descr, bool &fortranOrder,
                     SmallVectorImpl<int64_t> &shape) {
     bool haveDescr = false, haveOrder = false, haveShape = false;
+    auto once = [&](bool &seen, StringRef key) -> llvm::Error {
+      if (seen)
+        return fail("the key '" + key + "' appears twice");
+      seen = true;
+      return llvm::Error::success();
+    };
     skipSpace();
     if (!consume("{"))
       return fail("the header is not a dict");
@@ -169,21 +175,24 @@ public:
         return fail("expected ':' after '" + key + "'");
       skipSpace();
       if (key == "descr") {
+        if (auto error = once(haveDescr, key))
+          return error;
         if (auto error = parseString(descr))
           return error;
-        haveDescr = true;
       } else if (key == "fortran_order") {
+        if (auto error = once(haveOrder, key))
+          return error;
         if (consume("True"))
           fortranOrder = true;
         else if (consume("False"))
           fortranOrder = false;
         else
           return fail("'fortran_order' is neither True nor False");
-        haveOrder = true;
       } else if (key == "shape") {
+        if (auto error = once(haveShape, key))
+          return error;
         if (auto error = parseShape(shape))
           return error;
-        haveShape = true;
       } else {
         return fail("unexpected header key '" + key + "'");
       }
@@ -308,11 +317,19 @@ llvm::Expected<HostArray> moe::parseNpy(StringRef contents, StringRef name) {
                 "float32, float64, int32 or int64)");
   array.kind = *kind;
 
-  uint64_t count = 1;
-  for (int64_t size : array.shape) {
-    if (size != 0 && count > std::numeric_limits<uint64_t>::max() /
-                                 8 / static_cast<uint64_t>(size))
-      return fail("the shape is too large");
+  // Compiled code computes sizes, strides and byte counts in int64_t: every
+  // product of sizes must stay far from overflow, even when another size is
+  // zero.
+  constexpr uint64_t kMaxElements = uint64_t(1) << 48;
+  uint64_t count = 1, nonZeroProduct = 1;
+  for (auto [dim, size] : llvm::enumerate(array.shape)) {
+    if (static_cast<uint64_t>(size) > kMaxElements ||
+        (size != 0 &&
+         nonZeroProduct > kMaxElements / static_cast<uint64_t>(size)))
+      return fail("the shape is too large (dimension " + Twine(dim) +
+                  " has size " + Twine(size) + ")");
+    if (size != 0)
+      nonZeroProduct *= static_cast<uint64_t>(size);
     count *= static_cast<uint64_t>(size);
   }
   uint64_t bytes = count * getElementSize(array.kind);

@@ -69,6 +69,9 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
         bufferization::LayoutMapOption::IdentityLayoutMap;
     pm.addPass(bufferization::createOneShotBufferizePass(options));
     bufferization::buildBufferDeallocationPipeline(pm);
+    // A returned buffer the function does not own (an argument, a constant)
+    // is cloned for the caller; the clones become allocations and copies.
+    pm.addPass(createConvertBufferizationToMemRefPass());
     return;
   }
   case Stage::MapToGPU:
@@ -92,6 +95,7 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage) {
     llvm_unreachable("the CPU pipeline has no GPU stage");
   case Stage::LowerToLLVM:
     pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
     pm.addPass(createFinalizeMemRefToLLVMConversionPass());
@@ -137,6 +141,7 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     // Host buffers go through the generic allocation functions, which the
     // CUDA runtime implements with managed memory.
     pm.nest<func::FuncOp>().addPass(createSCFToControlFlowPass());
+    pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
     FinalizeMemRefToLLVMConversionPassOptions memrefOptions;

@@ -24,16 +24,42 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     experts on slices of the grouped rows; capacity-layout experts are
     `linalg.batch_matmul`s.
 
+    Sizes the verifier cannot compare (dynamic token counts) and data that
+    addresses memory (expert indices, dispatch rows, offsets) are checked at
+    run time with `cf.assert`, so a mismatch stops the program with a message
+    instead of reading out of bounds.
+
     `moe.layer` must be expanded first (`--moe-expand-layer`) and
     `moe.all_to_all` lowered to runtime calls first (no such lowering exists
     yet); both are reported as errors.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ConvertRuntimeChecksToCalls
+    : Pass<"convert-moe-runtime-checks", "ModuleOp"> {
+  let summary = "Make failed run-time checks call the MoE runtime";
+  let description = [{
+    Rewrites each `cf.assert` in host code into a branch to a call of
+    `void moe_runtime_check_failed(const char *message)`. The execution
+    library implements it by returning an error to the caller of the entry
+    point (the runner prints one line and exits non-zero), where the default
+    lowering of `cf.assert` would abort the whole process. Kernels inside
+    `gpu.module`s keep `cf.assert`, which the GPU lowering handles.
+
+    Runs once structured control flow is gone (after `convert-scf-to-cf`):
+    it splits blocks.
+  }];
+  let dependentDialects = [
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::LLVM::LLVMDialect",
   ];
 }
 

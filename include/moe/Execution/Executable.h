@@ -67,7 +67,10 @@ public:
   const EntryPoint *lookup(StringRef name) const;
 
   /// Checks `inputs` against the entry point's argument types (count, element
-  /// type, rank, static sizes) and calls it. The inputs are only read.
+  /// type, rank, static sizes) and calls it. The inputs are only read. Sizes
+  /// that must agree between arguments but are dynamic, and indices in the
+  /// data, are checked by the compiled code; a failed check is returned as
+  /// an error (the buffers the call had allocated are leaked).
   llvm::Expected<SmallVector<HostArray>> invoke(StringRef name,
                                                 ArrayRef<HostArray> inputs);
 

@@ -90,6 +90,13 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     int64_t numExperts = op.getNumExperts();
     Value zero = indexConstant(rewriter, loc, 0);
     Value one = indexConstant(rewriter, loc, 1);
+    requireSameSize(rewriter, loc, indices, 0, input, 0,
+                    "moe.dispatch: 'indices' and 'input' differ in the "
+                    "number of tokens");
+    requireAllInRange(rewriter, loc, indices, 0,
+                      indexConstant(rewriter, loc, numExperts),
+                      "moe.dispatch: an expert index is outside [0, "
+                      "num_experts)");
 
     // offsets = exclusive prefix sum of the tokens per expert.
     Value counts =
@@ -180,6 +187,13 @@ struct CapacityDispatchLowering : OpConversionPattern<CapacityDispatchOp> {
     Value numTokensValue =
         getValueOrCreateConstantIndexOp(rewriter, loc, numTokens);
     Value kValue = getValueOrCreateConstantIndexOp(rewriter, loc, k);
+    requireSameSize(rewriter, loc, indices, 0, input, 0,
+                    "moe.capacity_dispatch: 'indices' and 'input' differ in "
+                    "the number of tokens");
+    requireAllInRange(rewriter, loc, indices, 0,
+                      indexConstant(rewriter, loc, numExperts),
+                      "moe.capacity_dispatch: an expert index is outside [0, "
+                      "num_experts)");
 
     OpFoldResult capacity = capacityOf(rewriter, op, numTokensValue, kValue);
     Value capacityValue = castIndex(
@@ -298,7 +312,13 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
           ArrayRef<ReassociationIndices>{{0, 1}, {2}});
     Type elementType = op.getType().getElementType();
     Type mathType = computeType(elementType);
-    Value gates = adaptor.getGates();
+    Value gates = adaptor.getGates(), rows = adaptor.getRows();
+    for (unsigned dim : {0u, 1u})
+      requireSameSize(rewriter, loc, rows, dim, gates, dim,
+                      "moe.combine: 'rows' and 'gates' differ in shape");
+    requireAllInRange(rewriter, loc, rows, -1,
+                      tensor::DimOp::create(rewriter, loc, expertOutput, 0),
+                      "moe.combine: a row is outside the expert output");
     Value init = filledTensor(
         rewriter, loc,
         {tensor::getMixedSize(rewriter, loc, gates, 0),
@@ -306,7 +326,7 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
         mathType, 0.0);
     AffineMap choiceMap = projection(ctx, 3, {0, 2});
     Value sum =
-        generic(rewriter, loc, {gates, adaptor.getRows()},
+        generic(rewriter, loc, {gates, rows},
                 {choiceMap, choiceMap}, init, projection(ctx, 3, {0, 1}),
                 {utils::IteratorType::parallel, utils::IteratorType::parallel,
                  utils::IteratorType::reduction},

@@ -96,7 +96,7 @@ Value feedForward(OpBuilder &b, Location loc, Value x,
       elementwise(b, loc, inputs, init,
                   [&](OpBuilder &nb, Location nl, ValueRange args) {
                     Value result = activate(nb, nl, activation, args[0]);
-                    if (args.size() > 2)
+                    if (weights.w3)
                       result = arith::MulFOp::create(nb, nl, result, args[1]);
                     return SmallVector<Value>{result};
                   })
@@ -134,12 +134,16 @@ Value sliceExpertOrNull(OpBuilder &b, Location loc, Value weight,
                      withoutLeadingDim(weight.getType()));
 }
 
-/// The rows `[begin, end)` of expert `expert`'s group in the dropless layout.
+/// The rows `[begin, begin + size)` of expert `expert`'s group in the
+/// dropless layout.
 struct Group {
   Value begin, size;
 };
 
-Group groupOf(OpBuilder &b, Location loc, Value offsets, Value expert) {
+/// The group of `expert` in `tokens`, checked at run time to lie inside it:
+/// `offsets` is data, and a slice past the rows would read out of bounds.
+Group groupOf(OpBuilder &b, Location loc, Value offsets, Value expert,
+              Value tokens, StringRef opName) {
   Type indexType = b.getIndexType();
   Value begin = castIndex(
       b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{expert}),
@@ -148,6 +152,18 @@ Group groupOf(OpBuilder &b, Location loc, Value offsets, Value expert) {
   Value end = castIndex(
       b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{next}),
       indexType);
+  Value rows = tensor::DimOp::create(b, loc, tokens, 0);
+  auto atMost = [&](Value lhs, Value rhs) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lhs, rhs);
+  };
+  Value inside = arith::AndIOp::create(
+      b, loc,
+      arith::AndIOp::create(b, loc, atMost(indexConstant(b, loc, 0), begin),
+                            atMost(begin, end)),
+      atMost(end, rows));
+  requireAtRunTime(b, loc, inside,
+                   opName + ": 'offsets' are not ascending within the rows "
+                            "of 'tokens'");
   return {begin, arith::SubIOp::create(b, loc, end, begin)};
 }
 
@@ -246,7 +262,8 @@ struct ExpertFFNLowering : OpConversionPattern<ExpertFFNOp> {
     Value output = forEachExpert(
         rewriter, loc, tensor::getMixedSize(rewriter, loc, stacked.w1, 0), init,
         [&](OpBuilder &b, Location l, Value expert, Value partial) {
-          Group group = groupOf(b, l, offsets, expert);
+          Group group = groupOf(b, l, offsets, expert, tokens,
+                                "moe.expert_ffn");
           FeedForwardWeights weights = {
               sliceExpertOrNull(b, l, stacked.w1, expert),
               sliceExpertOrNull(b, l, stacked.b1, expert),
@@ -296,7 +313,7 @@ struct ExpertsLowering : OpConversionPattern<ExpertsOp> {
           Group group;
           BlockArgument groupArgument = body.getArgument(0);
           if (offsets) {
-            group = groupOf(b, l, offsets, expert);
+            group = groupOf(b, l, offsets, expert, tokens, "moe.experts");
             mapping.map(groupArgument, sliceRows(b, l, tokens, group));
           } else {
             mapping.map(groupArgument,

@@ -18,6 +18,22 @@ using namespace mlir::moe::lowering;
 
 namespace {
 
+/// log(1 + y) accurate for small y on every target (LLVM lowers
+/// `math.log1p` to `log(1 + y)`, which loses the low bits of y): with
+/// u = 1 + y rounded, log(u) * y / (u - 1) cancels the rounding error of u.
+Value log1p(OpBuilder &b, Location loc, Value y) {
+  Type type = y.getType();
+  Value one = floatConstant(b, loc, type, 1.0);
+  Value u = arith::AddFOp::create(b, loc, one, y);
+  Value exact = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, u,
+                                      one);
+  Value corrected = arith::DivFOp::create(
+      b, loc,
+      arith::MulFOp::create(b, loc, math::LogOp::create(b, loc, u), y),
+      arith::SubFOp::create(b, loc, u, one));
+  return arith::SelectOp::create(b, loc, exact, y, corrected);
+}
+
 struct GateLowering : OpConversionPattern<GateOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -26,6 +42,8 @@ struct GateLowering : OpConversionPattern<GateOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type elementType = op.getType().getElementType();
+    requireSameSize(rewriter, loc, adaptor.getInput(), 1, adaptor.getWGate(),
+                    0, "moe.gate: 'input' and 'w_gate' differ in width");
     Value logits = matmul(rewriter, loc, adaptor.getInput(),
                           adaptor.getWGate(), computeType(elementType));
     rewriter.replaceOp(op, convertTensor(rewriter, loc, logits, elementType));
@@ -42,6 +60,20 @@ struct NoisyGateLowering : OpConversionPattern<NoisyGateOp> {
     Location loc = op.getLoc();
     Type elementType = op.getLogits().getType().getElementType();
     Type mathType = computeType(elementType);
+    Value input = adaptor.getInput(), noise = adaptor.getNoise();
+    requireSameSize(rewriter, loc, input, 1, adaptor.getWGate(), 0,
+                    "moe.noisy_gate: 'input' and 'w_gate' differ in width");
+    requireSameSize(rewriter, loc, input, 1, adaptor.getWNoise(), 0,
+                    "moe.noisy_gate: 'input' and 'w_noise' differ in width");
+    requireSameSize(rewriter, loc, adaptor.getWNoise(), 1, adaptor.getWGate(),
+                    1, "moe.noisy_gate: 'w_noise' and 'w_gate' differ in the "
+                       "number of experts");
+    requireSameSize(rewriter, loc, noise, 0, input, 0,
+                    "moe.noisy_gate: 'noise' and 'input' differ in the number "
+                    "of tokens");
+    requireSameSize(rewriter, loc, noise, 1, adaptor.getWGate(), 1,
+                    "moe.noisy_gate: 'noise' and 'w_gate' differ in the "
+                    "number of experts");
     Value clean = matmul(rewriter, loc, adaptor.getInput(), adaptor.getWGate(),
                          mathType);
     Value noiseLogits = matmul(rewriter, loc, adaptor.getInput(),
@@ -67,7 +99,7 @@ struct NoisyGateLowering : OpConversionPattern<NoisyGateOp> {
               b, l, math::AbsFOp::create(b, l, raw));
           Value softplus = arith::AddFOp::create(
               b, l, positivePart,
-              math::Log1pOp::create(b, l, math::ExpOp::create(b, l, negAbs)));
+              log1p(b, l, math::ExpOp::create(b, l, negAbs)));
           Value stddev = arith::AddFOp::create(
               b, l, softplus, floatConstant(b, l, mathType, epsilon));
           Value noisy = arith::AddFOp::create(
@@ -87,14 +119,21 @@ struct TopKLowering : OpConversionPattern<TopKOp> {
   LogicalResult
   matchAndRewrite(TopKOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto [values, indices] =
-        topK(rewriter, op.getLoc(), adaptor.getInput(), op.getK(),
-             op.getIndices().getType().getElementType());
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    if (op.getInput().getType().isDynamicDim(1)) {
+      Value enough = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::sge,
+          tensor::DimOp::create(rewriter, loc, input, 1),
+          indexConstant(rewriter, loc, op.getK()));
+      requireAtRunTime(rewriter, loc, enough,
+                       "moe.topk: fewer candidates per row than k");
+    }
+    auto [values, indices] = topK(rewriter, loc, input, op.getK(),
+                                  op.getIndices().getType().getElementType());
     rewriter.replaceOp(
-        op, {castToType(rewriter, op.getLoc(), values,
-                        op.getValues().getType()),
-             castToType(rewriter, op.getLoc(), indices,
-                        op.getIndices().getType())});
+        op, {castToType(rewriter, loc, values, op.getValues().getType()),
+             castToType(rewriter, loc, indices, op.getIndices().getType())});
     return success();
   }
 };
@@ -108,6 +147,9 @@ struct RouteWeightsLowering : OpConversionPattern<RouteWeightsOp> {
     Location loc = op.getLoc();
     Type elementType = op.getType().getElementType();
     Type mathType = computeType(elementType);
+    requireSameSize(rewriter, loc, adaptor.getValues(), 0, adaptor.getLogits(),
+                    0, "moe.route_weights: 'values' and 'logits' differ in "
+                       "the number of tokens");
     Value values = convertTensor(rewriter, loc, adaptor.getValues(), mathType);
     Value gates;
     switch (op.getNormalization()) {
@@ -154,14 +196,35 @@ struct ComposeRoutingLowering : OpConversionPattern<ComposeRoutingOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
+    Value primaryGates = adaptor.getPrimaryGates();
+    Value primaryIndices = adaptor.getPrimaryIndices();
     Value secondaryGates = adaptor.getSecondaryGates();
     Value secondaryIndices = adaptor.getSecondaryIndices();
+    for (Value other : {primaryIndices, secondaryGates, secondaryIndices})
+      requireSameSize(rewriter, loc, other, 0, primaryGates, 0,
+                      "moe.compose_routing: the routings differ in the "
+                      "number of tokens");
+    requireSameSize(rewriter, loc, primaryIndices, 1, primaryGates, 1,
+                    "moe.compose_routing: 'primary_indices' and "
+                    "'primary_gates' differ in width");
+    for (unsigned dim : {1u, 2u})
+      requireSameSize(rewriter, loc, secondaryIndices, dim, secondaryGates,
+                      dim, "moe.compose_routing: 'secondary_indices' and "
+                           "'secondary_gates' differ in shape");
+    // The indices address the secondary routing and name flat experts.
+    requireAllInRange(rewriter, loc, primaryIndices, 0,
+                      tensor::DimOp::create(rewriter, loc, secondaryGates, 1),
+                      "moe.compose_routing: a primary index is not a group");
+    requireAllInRange(rewriter, loc, secondaryIndices, 0,
+                      indexConstant(rewriter, loc, op.getGroupSize()),
+                      "moe.compose_routing: a secondary index is outside the "
+                      "group");
     Type gateType = op.getGates().getType().getElementType();
     Type indexType = op.getIndices().getType().getElementType();
     Type mathType = computeType(gateType);
     SmallVector<OpFoldResult> sizes = {
-        tensor::getMixedSize(rewriter, loc, adaptor.getPrimaryGates(), 0),
-        tensor::getMixedSize(rewriter, loc, adaptor.getPrimaryGates(), 1),
+        tensor::getMixedSize(rewriter, loc, primaryGates, 0),
+        tensor::getMixedSize(rewriter, loc, primaryGates, 1),
         tensor::getMixedSize(rewriter, loc, secondaryGates, 2)};
     Value gateInit = emptyTensor(rewriter, loc, sizes, gateType);
     Value indexInit = emptyTensor(rewriter, loc, sizes, indexType);
@@ -169,7 +232,7 @@ struct ComposeRoutingLowering : OpConversionPattern<ComposeRoutingOp> {
     AffineMap primaryMap = projection(ctx, 3, {0, 1});
     AffineMap identity = rewriter.getMultiDimIdentityMap(3);
     SmallVector<Value> composed = generic(
-        rewriter, loc, {adaptor.getPrimaryGates(), adaptor.getPrimaryIndices()},
+        rewriter, loc, {primaryGates, primaryIndices},
         {primaryMap, primaryMap}, {gateInit, indexInit}, {identity, identity},
         SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {

@@ -25,6 +25,10 @@ struct ImportanceLowering : OpConversionPattern<ImportanceOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type elementType = op.getType().getElementType();
+    for (unsigned dim : {0u, 1u})
+      requireSameSize(rewriter, loc, adaptor.getIndices(), dim,
+                      adaptor.getGates(), dim,
+                      "moe.importance: 'indices' and 'gates' differ in shape");
     Value importance =
         sumPerExpert(rewriter, loc, adaptor.getIndices(), adaptor.getGates(),
                      op.getNumExperts(), computeType(elementType));
@@ -46,7 +50,22 @@ struct LoadLowering : OpConversionPattern<LoadOp> {
     Type elementType = op.getType().getElementType();
     Type mathType = computeType(elementType);
     Value logits = adaptor.getLogits();
-    bool grouped = cast<RankedTensorType>(logits.getType()).getRank() == 3;
+    unsigned rank = cast<RankedTensorType>(logits.getType()).getRank();
+    bool grouped = rank == 3;
+    for (Value noise : {adaptor.getCleanLogits(), adaptor.getNoiseStddev()})
+      if (noise)
+        for (unsigned dim = 0; dim < rank; ++dim)
+          requireSameSize(rewriter, loc, noise, dim, logits, dim,
+                          "moe.load: the noise operands and 'logits' differ "
+                          "in shape");
+    if (Value primaryIndices = adaptor.getPrimaryIndices()) {
+      requireSameSize(rewriter, loc, primaryIndices, 0, logits, 0,
+                      "moe.load: 'primary_indices' and 'logits' differ in "
+                      "the number of tokens");
+      requireSameSize(rewriter, loc, adaptor.getPrimaryLoad(), 0, logits, 1,
+                      "moe.load: 'primary_load' and 'logits' differ in the "
+                      "number of groups");
+    }
     auto asRows = [&](Value value) -> Value {
       if (!value || !grouped)
         return value;
@@ -109,7 +128,9 @@ struct LoadLowering : OpConversionPattern<LoadOp> {
                b, loc, inputs, maps, init, identity,
                {utils::IteratorType::parallel, utils::IteratorType::parallel},
                [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 Value key = convertFloat(nb, nl, args[0], mathType);
+                 // Ranked as top-k selection ranks it, so a NaN that top-k
+                 // picked (as -inf) counts as picked here too.
+                 Value key = rankingKey(nb, nl, args[0], mathType);
                  Value kth = convertFloat(nb, nl, args[1], mathType);
                  Value kthColumn = args[2];
                  Value column = castIndex(
@@ -168,7 +189,7 @@ struct LoadLowering : OpConversionPattern<LoadOp> {
                     utils::IteratorType::parallel},
                    [&](OpBuilder &nb, Location nl, ValueRange args) {
                      Value term = args[0];
-                     if (args.size() > 2)
+                     if (tokenWeights)
                        term = arith::MulFOp::create(nb, nl, term, args[1]);
                      return SmallVector<Value>{
                          arith::AddFOp::create(nb, nl, args.back(), term)};
@@ -325,6 +346,9 @@ struct SwitchLossLowering : OpConversionPattern<SwitchLossOp> {
     Type mathType = computeType(elementType);
     Value logits = convertTensor(rewriter, loc, adaptor.getLogits(), mathType);
     Value indices = adaptor.getIndices();
+    requireSameSize(rewriter, loc, indices, 0, logits, 0,
+                    "moe.switch_loss: 'indices' and 'logits' differ in the "
+                    "number of tokens");
     auto logitsType = cast<RankedTensorType>(logits.getType());
     int64_t numExperts = logitsType.getDimSize(1);
     if (ShapedType::isDynamic(numExperts))

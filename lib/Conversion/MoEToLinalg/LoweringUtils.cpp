@@ -3,6 +3,7 @@
 #include "LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -53,8 +54,8 @@ Value lowering::castIndex(OpBuilder &b, Location loc, Value value, Type to) {
   return arith::IndexCastOp::create(b, loc, to, value);
 }
 
-Value lowering::dimSize(OpBuilder &b, Location loc, Value value,
-                        unsigned dim) {
+/// The size of `value`'s dimension `dim` as an `index`.
+static Value dimSize(OpBuilder &b, Location loc, Value value, unsigned dim) {
   return getValueOrCreateConstantIndexOp(
       b, loc, tensor::getMixedSize(b, loc, value, dim));
 }
@@ -66,12 +67,71 @@ Value lowering::dimAsFloat(OpBuilder &b, Location loc, Value value,
   return arith::UIToFPOp::create(b, loc, type, asInteger);
 }
 
+Value lowering::rankingKey(OpBuilder &b, Location loc, Value value,
+                           Type keyType) {
+  Value key = convertFloat(b, loc, value, keyType);
+  Value isNaN =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, key, key);
+  return arith::SelectOp::create(
+      b, loc, isNaN, floatConstant(b, loc, keyType, -kInfinity), key);
+}
+
 Value lowering::normalCdf(OpBuilder &b, Location loc, Value z) {
   Type type = z.getType();
   Value scaled = arith::MulFOp::create(b, loc, z,
                                        floatConstant(b, loc, type, -M_SQRT1_2));
   return arith::MulFOp::create(b, loc, floatConstant(b, loc, type, 0.5),
                                math::ErfcOp::create(b, loc, scaled));
+}
+
+void lowering::requireAtRunTime(OpBuilder &b, Location loc, Value condition,
+                                const Twine &message) {
+  cf::AssertOp::create(b, loc, condition, b.getStringAttr(message));
+}
+
+void lowering::requireSameSize(OpBuilder &b, Location loc, Value a,
+                               unsigned dimA, Value c, unsigned dimB,
+                               const Twine &message) {
+  auto typeA = cast<RankedTensorType>(a.getType());
+  auto typeC = cast<RankedTensorType>(c.getType());
+  if (!typeA.isDynamicDim(dimA) && !typeC.isDynamicDim(dimB))
+    return;
+  Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                     dimSize(b, loc, a, dimA),
+                                     dimSize(b, loc, c, dimB));
+  requireAtRunTime(b, loc, same, message);
+}
+
+void lowering::requireAllInRange(OpBuilder &b, Location loc, Value values,
+                                 int64_t low, Value high,
+                                 const Twine &message) {
+  auto type = cast<RankedTensorType>(values.getType());
+  Type elementType = type.getElementType();
+  Type i64 = b.getI64Type();
+  Value lowValue = intConstant(b, loc, elementType, low);
+  Value highValue = castIndex(b, loc, high, elementType);
+  Value init = filledTensor(b, loc, {}, i64, 0.0);
+  unsigned rank = type.getRank();
+  Value outside =
+      generic(b, loc, values, b.getMultiDimIdentityMap(rank), init,
+              projection(b.getContext(), rank, {}),
+              SmallVector<utils::IteratorType>(rank,
+                                               utils::IteratorType::reduction),
+              [&](OpBuilder &nb, Location nl, ValueRange args) {
+                Value below = arith::CmpIOp::create(
+                    nb, nl, arith::CmpIPredicate::slt, args[0], lowValue);
+                Value above = arith::CmpIOp::create(
+                    nb, nl, arith::CmpIPredicate::sge, args[0], highValue);
+                Value bad = arith::ExtUIOp::create(
+                    nb, nl, i64, arith::OrIOp::create(nb, nl, below, above));
+                return SmallVector<Value>{
+                    arith::AddIOp::create(nb, nl, args[1], bad)};
+              })
+          .front();
+  Value count = tensor::ExtractOp::create(b, loc, outside, ValueRange{});
+  Value none = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, count,
+                                     intConstant(b, loc, i64, 0));
+  requireAtRunTime(b, loc, none, message);
 }
 
 Value lowering::emptyTensor(OpBuilder &b, Location loc,
@@ -140,8 +200,10 @@ AffineMap lowering::projection(MLIRContext *ctx, unsigned rank,
   return AffineMap::get(rank, 0, results, ctx);
 }
 
-Value lowering::reduceRows(OpBuilder &b, Location loc, Value input,
-                           double identity, ScalarCombiner combine) {
+/// Reduces each row of `input` `[R, C]` with `combine` into `[R]`, starting
+/// from `identity`.
+static Value reduceRows(OpBuilder &b, Location loc, Value input,
+                        double identity, ScalarCombiner combine) {
   Type type = cast<RankedTensorType>(input.getType()).getElementType();
   Value init = filledTensor(b, loc, {tensor::getMixedSize(b, loc, input, 0)},
                             type, identity);
@@ -185,8 +247,9 @@ Value lowering::columnSum(OpBuilder &b, Location loc, Value input) {
       .front();
 }
 
-Value lowering::withRowValue(OpBuilder &b, Location loc, Value matrix,
-                             Value row, ScalarCombiner f) {
+/// `f(matrix[r, c], row[r])` for every element of `matrix` `[R, C]`.
+static Value withRowValue(OpBuilder &b, Location loc, Value matrix,
+                          Value row, ScalarCombiner f) {
   auto type = cast<RankedTensorType>(matrix.getType());
   Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, matrix),
                            type.getElementType());
@@ -393,9 +456,7 @@ std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,
           auto select = [&](Value condition, Value l, Value r) {
             return arith::SelectOp::create(bb, bl, condition, l, r);
           };
-          Value key = convertFloat(bb, bl, args[0], keyType);
-          key = select(fcmp(arith::CmpFPredicate::UNO, key, key),
-                       floatConstant(bb, bl, keyType, -kInfinity), key);
+          Value key = rankingKey(bb, bl, args[0], keyType);
           Value column =
               castIndex(bb, bl, linalg::IndexOp::create(bb, bl, 1), i64);
           Value previous =

@@ -37,16 +37,36 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 /// Casts between `index` and an integer type (either direction).
 Value castIndex(OpBuilder &b, Location loc, Value value, Type to);
 
-/// The size of `value`'s dimension `dim` as an `index`.
-Value dimSize(OpBuilder &b, Location loc, Value value, unsigned dim);
-
 /// The size of `value`'s dimension `dim` as a float of `type`.
 Value dimAsFloat(OpBuilder &b, Location loc, Value value, unsigned dim,
                  Type type);
 
+/// The value top-k selection ranks `value` by, in `keyType`: the value
+/// itself, with NaN ranking below every number (as -inf).
+Value rankingKey(OpBuilder &b, Location loc, Value value, Type keyType);
+
 /// The standard normal CDF, `0.5 * erfc(-z / sqrt(2))`, accurate in both
 /// tails.
 Value normalCdf(OpBuilder &b, Location loc, Value z);
+
+//===----------------------------------------------------------------------===//
+// Run-time checks of what the verifier cannot see
+//===----------------------------------------------------------------------===//
+
+/// Aborts at run time with `message` unless the i1 `condition` holds.
+void requireAtRunTime(OpBuilder &b, Location loc, Value condition,
+                      const Twine &message);
+
+/// Requires dimension `dimA` of `a` to equal dimension `dimB` of `c` where
+/// either is dynamic (the verifier compared the static ones).
+void requireSameSize(OpBuilder &b, Location loc, Value a, unsigned dimA,
+                     Value c, unsigned dimB, const Twine &message);
+
+/// Requires every element of the integer tensor `values` to lie in
+/// `[low, high)` (`high` an `index` value), with one reduction over the
+/// elements rather than a check per access.
+void requireAllInRange(OpBuilder &b, Location loc, Value values, int64_t low,
+                       Value high, const Twine &message);
 
 //===----------------------------------------------------------------------===//
 // Tensors
@@ -79,19 +99,11 @@ Value mapElements(OpBuilder &b, Location loc, Value input, Type resultType,
 /// The map `(d0, .., d[rank-1]) -> (the listed dims)`.
 AffineMap projection(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
 
-/// Reduces each row of `input` `[R, C]` with `combine` into `[R]`, starting
-/// from `identity`.
-Value reduceRows(OpBuilder &b, Location loc, Value input, double identity,
-                 ScalarCombiner combine);
 Value rowMax(OpBuilder &b, Location loc, Value input);
 Value rowSum(OpBuilder &b, Location loc, Value input);
 
 /// Sums each column of `input` `[R, C]` into `[C]`.
 Value columnSum(OpBuilder &b, Location loc, Value input);
-
-/// `f(matrix[r, c], row[r])` for every element of `matrix` `[R, C]`.
-Value withRowValue(OpBuilder &b, Location loc, Value matrix, Value row,
-                   ScalarCombiner f);
 
 /// `exp(matrix[r, c] - rowValue[r])`, the shifted exponentials of a softmax.
 Value expOfDifference(OpBuilder &b, Location loc, Value matrix, Value rowValue);

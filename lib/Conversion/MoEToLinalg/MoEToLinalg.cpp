@@ -40,6 +40,18 @@ struct ConvertMoEToLinalgPass
                         "yet");
         return WalkResult::interrupt();
       }
+      if (auto loss = dyn_cast<SwitchLossOp>(op);
+          loss && loss.getLogits().getType().isDynamicDim(1)) {
+        op->emitOpError("cannot be lowered with a dynamic number of experts "
+                        "(the dimension 1 of 'logits')");
+        return WalkResult::interrupt();
+      }
+      if (auto experts = dyn_cast<ExpertsOp>(op);
+          experts && experts.getType().isDynamicDim(
+                         experts.getType().getRank() - 1)) {
+        op->emitOpError("cannot be lowered with a dynamic output width");
+        return WalkResult::interrupt();
+      }
       return WalkResult::advance();
     });
     if (unsupported.wasInterrupted())

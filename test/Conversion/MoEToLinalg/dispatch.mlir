@@ -3,12 +3,21 @@
 // Dropless dispatch: a histogram over (token, choice, expert), an exclusive
 // prefix sum into offsets, one scan over the choices in token order giving
 // each the next free row of its expert, then a parallel gather of the rows.
+// The token counts the verifier could not compare, and the expert indices
+// that address memory, are checked at run time first.
 // CHECK-LABEL: func @dispatch
 //  CHECK-SAME: (%[[X:.*]]: tensor<?x16xf32>, %[[IDX:.*]]: tensor<?x2xi64>)
+//       CHECK:   cf.assert %{{.*}}, "moe.dispatch: 'indices' and 'input' differ in the number of tokens"
+//       CHECK:   %[[BAD:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]{{.*}} ins(%[[IDX]] : tensor<?x2xi64>) outs(%{{.*}} : tensor<i64>)
+//       CHECK:     arith.cmpi slt
+//       CHECK:     arith.cmpi sge
+//       CHECK:   %[[NBAD:.*]] = tensor.extract %[[BAD]][]
+//       CHECK:   %[[OK:.*]] = arith.cmpi eq, %[[NBAD]]
+//       CHECK:   cf.assert %[[OK]], "moe.dispatch: an expert index is outside [0, num_experts)"
 //       CHECK:   %[[COUNTS:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction", "parallel"]{{.*}} ins(%[[IDX]] : tensor<?x2xi64>)
 //       CHECK:     arith.cmpi eq
 //       CHECK:   %[[START:.*]] = tensor.insert %{{.*}} into %{{.*}}[%c0] : tensor<5xi64>
-//       CHECK:   %[[OFFSETS:.*]]:2 = scf.for %[[E:.*]] = %c0 to %c4 {{.*}} iter_args(%[[O:.*]] = %[[START]], %[[TOTAL:.*]] = %{{.*}})
+//       CHECK:   %[[OFFSETS:.*]]:2 = scf.for %[[E:.*]] = %c0 to %c4{{[_0-9]*}} {{.*}} iter_args(%[[O:.*]] = %[[START]], %[[TOTAL:.*]] = %{{.*}})
 //       CHECK:     %[[C:.*]] = tensor.extract %[[COUNTS]][%[[E]]]
 //       CHECK:     %[[END:.*]] = arith.addi %[[TOTAL]], %[[C]]
 //       CHECK:     tensor.insert %[[END]] into %[[O]]
@@ -37,6 +46,8 @@ func.func @dispatch(%x: tensor<?x16xf32>, %idx: tensor<?x2xi64>) -> (tensor<?x16
 // unused slots gather zeros.
 // CHECK-LABEL: func @capacity_dispatch
 //  CHECK-SAME: (%[[X:.*]]: tensor<6x16xf32>, %[[IDX:.*]]: tensor<6x2xi32>)
+//   CHECK-NOT:   differ in the number of tokens
+//       CHECK:   cf.assert %{{.*}}, "moe.capacity_dispatch: an expert index is outside [0, num_experts)"
 //       CHECK:   %[[CAP:.*]] = arith.index_cast %c3 : index to i32
 //       CHECK:   %[[SRC0:.*]] = linalg.fill ins(%c-1_i32 : i32) outs(%{{.*}} : tensor<12xi32>)
 //       CHECK:   %[[ASSIGN:.*]]:3 = scf.for %[[CH:.*]] = %c0 to %{{.*}} {{.*}} iter_args(%[[USED:.*]] = %{{.*}}, %[[ROWS:.*]] = %{{.*}}, %[[SRC:.*]] = %[[SRC0]])
@@ -89,6 +100,8 @@ func.func @capacity_dispatch_dynamic(%x: tensor<?x16xf32>, %idx: tensor<?x2xi64>
 // each token gathers its rows, skipping dropped ones; bf16 accumulates in f32.
 // CHECK-LABEL: func @combine
 //  CHECK-SAME: (%[[Y:.*]]: tensor<?x8xbf16>, %[[G:.*]]: tensor<?x2xbf16>, %[[R:.*]]: tensor<?x2xi64>)
+//       CHECK:   cf.assert %{{.*}}, "moe.combine: 'rows' and 'gates' differ in shape"
+//       CHECK:   cf.assert %{{.*}}, "moe.combine: a row is outside the expert output"
 //       CHECK:   %[[ACC:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<?x8xf32>)
 //       CHECK:   %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 //  CHECK-SAME:       ins(%[[G]], %[[R]] : tensor<?x2xbf16>, tensor<?x2xi64>) outs(%[[ACC]] : tensor<?x8xf32>)

@@ -40,7 +40,14 @@ func.func @gate_bf16(%x: tensor<8x16xbf16>, %w: tensor<16x4xbf16>) -> tensor<8x4
 //       CHECK:     %[[ABS:.*]] = math.absf %[[A]]
 //       CHECK:     %[[NEG:.*]] = arith.negf %[[ABS]]
 //       CHECK:     %[[EXP:.*]] = math.exp %[[NEG]]
-//       CHECK:     %[[LOG:.*]] = math.log1p %[[EXP]]
+// log1p(y) as log(u) * y / (u - 1) with u = 1 + y, or y where u rounds to 1.
+//       CHECK:     %[[U:.*]] = arith.addf %{{.*}}, %[[EXP]]
+//       CHECK:     %[[EXACT:.*]] = arith.cmpf oeq, %[[U]]
+//       CHECK:     %[[LN:.*]] = math.log %[[U]]
+//       CHECK:     %[[NUM:.*]] = arith.mulf %[[LN]], %[[EXP]]
+//       CHECK:     %[[DEN:.*]] = arith.subf %[[U]]
+//       CHECK:     %[[Q:.*]] = arith.divf %[[NUM]], %[[DEN]]
+//       CHECK:     %[[LOG:.*]] = arith.select %[[EXACT]], %[[EXP]], %[[Q]]
 //       CHECK:     %[[SP:.*]] = arith.addf %[[POS]], %[[LOG]]
 //       CHECK:     %[[STD:.*]] = arith.addf %[[SP]], %{{.*}} : f32
 //       CHECK:     %[[SCALED:.*]] = arith.mulf %[[E]], %[[STD]]

@@ -278,6 +278,14 @@ func.func @f(%x: tensor<8x16xf32>, %i: tensor<8x2xi64>) {
 // -----
 
 func.func @f(%x: tensor<8x16xf32>, %i: tensor<8x2xi64>) {
+  // expected-error @+1 {{'capacity_factor' (5) must not exceed 'num_experts' (4): experts would have more slots than there are choices}}
+  %t, %r = moe.capacity_dispatch %x, %i, num_experts = 4, capacity_factor = 5.0 : (tensor<8x16xf32>, tensor<8x2xi64>) -> (tensor<4x20x16xf32>, tensor<8x2xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %i: tensor<8x2xi64>) {
   // expected-error @+2 {{inferred type(s) 'tensor<4x4x16xf32>', 'tensor<8x2xi64>' are incompatible with return type(s) of operation 'tensor<4x5x16xf32>', 'tensor<8x2xi64>'}}
   // expected-error @+1 {{failed to infer returned types}}
   %t, %r = moe.capacity_dispatch %x, %i, num_experts = 4, capacity_factor = 1.0 : (tensor<8x16xf32>, tensor<8x2xi64>) -> (tensor<4x5x16xf32>, tensor<8x2xi64>)
@@ -784,6 +792,14 @@ func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf3
 func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
   // expected-error @+1 {{'capacity_factor' must be a finite positive number, got -1.00}}
   %y:3 = moe.layer %x gate(%wg) w1(%w1) w2(%w2) {num_experts = 4, k = 2, capacity_factor = -1.0 : f64} : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %wg: tensor<16x4xf32>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'capacity_factor' (1e+300) must not exceed 'num_experts' (4)}}
+  %y:3 = moe.layer %x gate(%wg) w1(%w1) w2(%w2) {num_experts = 4, k = 2, capacity_factor = 1.0e300 : f64} : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> (tensor<8x16xf32>, tensor<f32>, tensor<f32>)
   return
 }
 

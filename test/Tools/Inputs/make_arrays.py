@@ -1,10 +1,19 @@
-"""Writes the .npy files the moe-run tests feed to Inputs/scale.mlir: good
-ones and every kind of bad one, into the directory given as argument."""
+"""Writes the .npy files the moe-run tests feed to the models in Inputs/:
+good ones and every kind of bad one, into the directory given as argument."""
 
 import sys
 from pathlib import Path
 
 import numpy as np
+
+
+def raw_npy(header, data=b""):
+    """A version 1.0 .npy file with `header` as written, which NumPy would
+    not produce."""
+    text = header.encode()
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
@@ -17,8 +26,23 @@ np.save(out / "w_5.npy", np.ones(5, dtype=np.float32))
 np.save(out / "w_i16.npy", np.ones(4, dtype=np.int16))
 np.save(out / "x_big_endian.npy", x.astype(">f4"))
 np.save(out / "x_fortran.npy", np.asfortranarray(x))
+rng = np.random.default_rng(0)
+np.save(out / "x_1000.npy", rng.standard_normal((1000, 4), dtype=np.float32))
+np.save(out / "w_4x3.npy", rng.standard_normal((4, 3), dtype=np.float32))
+np.save(out / "noise_1.npy", rng.standard_normal((1, 3), dtype=np.float32))
+np.save(out / "noise_1000.npy",
+        rng.standard_normal((1000, 3), dtype=np.float32))
+np.save(out / "indices_good.npy", np.array([[1, 0], [3, 1], [2, 0]], np.int32))
+np.save(out / "indices_bad.npy",
+        np.array([[1, 0], [1, 300000000], [2, -7]], np.int32))
 (out / "x_truncated.npy").write_bytes((out / "x.npy").read_bytes()[:-5])
 (out / "x_trailing.npy").write_bytes((out / "x.npy").read_bytes() + b"\0")
 (out / "not_npy.npy").write_text("hello")
+(out / "duplicate_key.npy").write_bytes(raw_npy(
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (3,)}",
+    bytes(24)))
+(out / "huge_shape.npy").write_bytes(raw_npy(
+    "{'descr': '<f4', 'fortran_order': False, "
+    "'shape': (100000000000000000, 0)}"))
 (out / "bad_header.npy").write_bytes(
     b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4',\n")

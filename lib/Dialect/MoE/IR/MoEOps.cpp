@@ -13,6 +13,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -491,9 +492,32 @@ int64_t CapacityDispatchOp::computeCapacity(int64_t numTokens, int64_t k,
                                             double capacityFactor) {
   if (ShapedType::isDynamic(numTokens) || ShapedType::isDynamic(k))
     return ShapedType::kDynamic;
-  return static_cast<int64_t>(
-      std::ceil(static_cast<double>(k * numTokens) * capacityFactor /
-                static_cast<double>(numExperts)));
+  double capacity =
+      std::ceil(static_cast<double>(k) * static_cast<double>(numTokens) *
+                capacityFactor / static_cast<double>(numExperts));
+  // Out of range only for factors the verifier rejects; no size is inferred
+  // for them rather than an overflowed one.
+  if (!(capacity >= 0.0 && capacity < 0x1p62))
+    return ShapedType::kDynamic;
+  return static_cast<int64_t>(capacity);
+}
+
+/// A capacity factor above n would give each expert more slots than there
+/// are choices (C > k * T) and lets C overflow.
+static LogicalResult checkCapacityFactor(const Contract &contract,
+                                         double capacityFactor,
+                                         int64_t numExperts) {
+  if (failed(contract.positive("capacity_factor", capacityFactor)))
+    return failure();
+  if (capacityFactor <= static_cast<double>(numExperts))
+    return success();
+  std::string factor;
+  llvm::raw_string_ostream(factor) << llvm::format("%g", capacityFactor);
+  return contract.fail("'capacity_factor' (" + factor +
+                       ") must not exceed 'num_experts' (" +
+                       Twine(numExperts) +
+                       "): experts would have more slots than there are "
+                       "choices");
 }
 
 LogicalResult CapacityDispatchOp::verify() {
@@ -501,8 +525,8 @@ LogicalResult CapacityDispatchOp::verify() {
   if (failed(checkDispatch(contract, getInput().getType(),
                            getIndices().getType(), getNumExperts())))
     return failure();
-  return contract.positive("capacity_factor",
-                           getCapacityFactor().convertToDouble());
+  return checkCapacityFactor(contract, getCapacityFactor().convertToDouble(),
+                             getNumExperts());
 }
 
 LogicalResult
@@ -879,8 +903,8 @@ LogicalResult LayerOp::verify() {
       failed(contract.finite("load_weight", getLoadWeight().convertToDouble())))
     return failure();
   if (std::optional<APFloat> capacityFactor = getCapacityFactor())
-    if (failed(contract.positive("capacity_factor",
-                                 capacityFactor->convertToDouble())))
+    if (failed(checkCapacityFactor(contract, capacityFactor->convertToDouble(),
+                                   getNumExperts())))
       return failure();
   if (getNumGroups().has_value() != getGroupK().has_value())
     return contract.fail("a hierarchical layer needs both 'num_groups' and "
