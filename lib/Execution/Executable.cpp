@@ -23,6 +23,10 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "moe/Dialect/MoE/IR/MoEDialect.h"
 #include "moe/Pipelines/Pipelines.h"
+#ifdef MOE_HAVE_CUDA_RUNTIME
+#include "moe/Runtime/CUDARuntime.h"
+#endif
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -38,21 +42,44 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Where a failed run-time check of compiled code returns to: the
-/// `Executable::invoke` running on this thread, if any.
-thread_local std::jmp_buf *activeInvocation = nullptr;
-thread_local const char *failedCheckMessage = nullptr;
+/// Where a failure inside compiled code (a run-time check, a CUDA driver
+/// error) returns to: the `guarded` call running on this thread, if any.
+thread_local std::jmp_buf *activeCall = nullptr;
+thread_local std::string failureMessage;
 
-/// Called by compiled code when a run-time check fails (see the
-/// convert-moe-runtime-checks pass). Compiled code holds no resources that
-/// need unwinding beyond the buffers it allocated, which are leaked.
-extern "C" void moeRuntimeCheckFailed(const char *message) {
-  if (!activeInvocation) {
-    std::fprintf(stderr, "moe: run-time check failed: %s\n", message);
+/// Reports a failure of compiled code by jumping back to `guarded`. Compiled
+/// code holds nothing that needs unwinding except the buffers it allocated,
+/// which are leaked.
+[[noreturn]] void failCompiledCode(const char *message) {
+  if (!activeCall) {
+    std::fprintf(stderr, "moe: %s\n", message);
     std::abort();
   }
-  failedCheckMessage = message;
-  std::longjmp(*activeInvocation, 1);
+  failureMessage = message;
+  std::longjmp(*activeCall, 1);
+}
+
+/// Called by compiled code when a run-time check fails (see the
+/// convert-moe-runtime-checks pass).
+extern "C" void moeRuntimeCheckFailed(const char *message) {
+  failCompiledCode(
+      (std::string("run-time check failed: ") + message).c_str());
+}
+
+/// Runs `enterCompiledCode` so that a failure inside it comes back as an
+/// error. No frame with a destructor may lie between here and compiled
+/// code: the callable only passes arguments through.
+template <typename Callable>
+llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
+  std::jmp_buf call;
+  activeCall = &call;
+  if (setjmp(call) != 0) {
+    activeCall = nullptr;
+    return llvm::createStringError(what + ": " + failureMessage);
+  }
+  enterCompiledCode();
+  activeCall = nullptr;
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -113,11 +140,13 @@ static llvm::Expected<EntryPoint> describeEntryPoint(func::FuncOp func) {
 }
 
 llvm::Expected<std::unique_ptr<Executable>>
-Executable::compileForCPU(OwningOpRef<ModuleOp> module,
-                          const CompileOptions &options) {
+Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
+                    Target target,
+                    function_ref<void(OpPassManager &, Stage)> buildStage) {
   MLIRContext *context = module->getContext();
   context->getOrLoadDialect<bufferization::BufferizationDialect>();
   std::unique_ptr<Executable> executable(new Executable());
+  executable->target = target;
   for (auto func : module->getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
       continue;
@@ -132,9 +161,9 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
                       BoolAttr::get(context, false));
   }
 
-  for (Stage stage : getStages(Target::CPU)) {
+  for (Stage stage : getStages(target)) {
     PassManager pm(context);
-    buildCPUStage(pm, stage);
+    buildStage(pm, stage);
     if (failed(pm.run(*module)))
       return llvm::createStringError("compilation failed in the '" +
                                      getStageName(stage) + "' stage");
@@ -171,8 +200,54 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });
-  executable->engine->initialize();
+  // Global constructors load the kernels of the CUDA target.
+  if (auto error = guarded("loading the compiled module",
+                           [&] { executable->engine->initialize(); }))
+    return std::move(error);
   return executable;
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::compileForCPU(OwningOpRef<ModuleOp> module,
+                          const CompileOptions &options) {
+  return compile(std::move(module), options, Target::CPU,
+                 [](OpPassManager &pm, Stage stage) {
+                   buildCPUStage(pm, stage);
+                 });
+}
+
+llvm::Expected<std::unique_ptr<Executable>>
+Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
+                           const CompileOptions &options, StringRef chip) {
+#ifdef MOE_HAVE_CUDA_RUNTIME
+  char message[512];
+  if (moeCudaInitialize(message, sizeof(message)) != 0)
+    return llvm::createStringError(
+        Twine("the CUDA backend needs an NVIDIA GPU: ") + message);
+  moeCudaSetErrorHandler(&failCompiledCode);
+  CUDAPipelineOptions pipelineOptions;
+  if (chip.empty()) {
+    char deviceChip[32];
+    moeCudaGetChip(deviceChip, sizeof(deviceChip));
+    pipelineOptions.chip = deviceChip;
+  } else {
+    pipelineOptions.chip = chip.str();
+  }
+  // PTX, compiled by the driver for this GPU when the module loads: no
+  // toolkit is needed at run time.
+  pipelineOptions.format = "isa";
+  return compile(std::move(module), options, Target::CUDA,
+                 [&](OpPassManager &pm, Stage stage) {
+                   buildCUDAStage(pm, stage, pipelineOptions);
+                 });
+#else
+  (void)module;
+  (void)options;
+  (void)chip;
+  return llvm::createStringError(
+      "this build has no CUDA backend (cuda.h was not found when it was "
+      "configured)");
+#endif
 }
 
 const EntryPoint *Executable::lookup(StringRef name) const {
@@ -220,6 +295,22 @@ static void copyStrided(const uint8_t *base, ArrayRef<int64_t> sizes,
                 strides.drop_front(), elementSize, out);
 }
 
+void *Executable::allocateBuffer(size_t bytes) const {
+#ifdef MOE_HAVE_CUDA_RUNTIME
+  if (target == Target::CUDA)
+    return moeCudaAllocate(bytes);
+#endif
+  return std::malloc(bytes);
+}
+
+void Executable::releaseBuffer(void *buffer) const {
+#ifdef MOE_HAVE_CUDA_RUNTIME
+  if (target == Target::CUDA)
+    return moeCudaFree(buffer);
+#endif
+  std::free(buffer);
+}
+
 llvm::Expected<SmallVector<HostArray>>
 Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
   const EntryPoint *entry = lookup(name);
@@ -246,6 +337,25 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
                                    std::get<1>(pair)))
       return std::move(error);
 
+  // Kernels cannot read the caller's arrays: the CUDA target gets copies in
+  // managed memory, freed when the call returns.
+  SmallVector<void *> deviceCopies;
+  auto releaseCopies = llvm::make_scope_exit([&] {
+    for (void *copy : deviceCopies)
+      releaseBuffer(copy);
+  });
+  SmallVector<const void *> inputData;
+  for (const HostArray &input : inputs) {
+    if (target == Target::CPU) {
+      inputData.push_back(input.data.data());
+      continue;
+    }
+    void *copy = allocateBuffer(input.data.size());
+    deviceCopies.push_back(copy);
+    std::memcpy(copy, input.data.data(), input.data.size());
+    inputData.push_back(copy);
+  }
+
   // Every scalar of the expanded descriptors lives in `words`, which is
   // sized up front so the pointers into it stay valid.
   size_t argumentWords = 0;
@@ -253,8 +363,8 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     argumentWords += 3 + 2 * input.shape.size();
   std::vector<int64_t> words;
   words.reserve(argumentWords);
-  for (const HostArray &input : inputs) {
-    auto pointer = reinterpret_cast<int64_t>(input.data.data());
+  for (auto [input, data] : llvm::zip(inputs, inputData)) {
+    auto pointer = reinterpret_cast<int64_t>(data);
     words.push_back(pointer); // allocated
     words.push_back(pointer); // aligned
     words.push_back(0);       // offset
@@ -280,17 +390,10 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
   auto entryPoint = engine->lookupPacked(name);
   if (!entryPoint)
     return entryPoint.takeError();
-  // No C++ frame with a destructor lies between here and compiled code, so
-  // a failed check may jump straight back.
-  std::jmp_buf invocation;
-  activeInvocation = &invocation;
-  if (setjmp(invocation) != 0) {
-    activeInvocation = nullptr;
-    return llvm::createStringError("run-time check failed in '" + name +
-                                   "': " + failedCheckMessage);
-  }
-  (*entryPoint)(packedArguments.data());
-  activeInvocation = nullptr;
+  void (*packed)(void **) = *entryPoint;
+  if (auto error = guarded("in '" + name + "'",
+                           [&] { packed(packedArguments.data()); }))
+    return std::move(error);
 
   SmallVector<HostArray> outputs;
   // Two results may share one buffer; it is freed once.
@@ -315,7 +418,7 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
       copyStrided(aligned + offset * elementSize, sizes, strides, elementSize,
                   cursor);
     if (allocated && freed.insert(allocated).second)
-      std::free(allocated);
+      releaseBuffer(allocated);
     outputs.push_back(std::move(output));
   }
   return outputs;

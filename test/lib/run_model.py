@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run an example model (or a variant of it) with moe-run and check it.
 
-    run_model.py MODEL --moe-run PATH --work DIR [--tokens T] [--seed S]
+    run_model.py MODEL --moe-run PATH --work DIR [--backend cpu|cuda]
+                 [--tokens T] [--seed S]
                  [--dtype f32|f16|bf16|f64] [--tie-experts I,J]
                  [--starve-expert E] [model overrides: --d --h --n --k ...]
 
@@ -33,6 +34,7 @@ def main(argv=None):
     parser.add_argument("model", choices=models.MODELS)
     parser.add_argument("--moe-run", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--tokens", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=generate_inputs.STORAGE_DTYPES,
@@ -58,7 +60,7 @@ def main(argv=None):
         model.write_text(models.render_mlir(config, args.dtype))
 
     command = [str(args.moe_run), str(model), *map(str, paths),
-               "--output-dir", str(results)]
+               "--output-dir", str(results), f"--backend={args.backend}"]
     run = subprocess.run(command, capture_output=True, text=True)
     sys.stdout.write(run.stdout)
     if run.returncode != 0:

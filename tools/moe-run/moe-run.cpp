@@ -1,9 +1,9 @@
 //===- moe-run.cpp - Compile and run an MoE model on .npy inputs ----------===//
 //
 // moe-run MODEL.mlir [INPUT.npy ...] [--entry=NAME] [--output-dir=DIR]
-//         [--repeat=N] [--dump-stages=DIR]
+//         [--repeat=N] [--dump-stages=DIR] [--backend=cpu|cuda]
 //
-// Compiles MODEL with the CPU pipeline, calls the entry function on the
+// Compiles MODEL with the CPU (or CUDA) pipeline, calls the entry function on the
 // inputs (one .npy per argument, in order), prints a summary of each result
 // and optionally writes them as DIR/result_<i>.npy. Errors go to stderr as
 // one line each and exit non-zero.
@@ -61,6 +61,19 @@ llvm::cl::opt<unsigned>
            llvm::cl::desc("Call the entry this many more times after the "
                           "first and print the time per call"),
            llvm::cl::init(0));
+enum class Backend { CPU, CUDA };
+llvm::cl::opt<Backend> backend(
+    "backend", llvm::cl::desc("Where the model runs"),
+    llvm::cl::values(clEnumValN(Backend::CPU, "cpu", "the host CPU (default)"),
+                     clEnumValN(Backend::CUDA, "cuda",
+                                "the first NVIDIA GPU, through the CUDA "
+                                "driver")),
+    llvm::cl::init(Backend::CPU));
+llvm::cl::opt<std::string>
+    gpuChip("gpu-chip",
+            llvm::cl::desc("GPU architecture to compile for with "
+                           "--backend=cuda (default: the GPU's own)"),
+            llvm::cl::value_desc("sm_XY"));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
                                  llvm::cl::Prefix, llvm::cl::init(3));
 
@@ -114,7 +127,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
-      "moe-run: compile an MoE model for the CPU and run it on .npy inputs\n");
+      "moe-run: compile an MoE model and run it on .npy inputs\n");
 
   DialectRegistry registry;
   registerExecutionDialects(registry);
@@ -159,7 +172,10 @@ int main(int argc, char **argv) {
       output->keep();
     };
   }
-  auto executable = Executable::compileForCPU(std::move(module), options);
+  auto executable =
+      backend == Backend::CUDA
+          ? Executable::compileForCUDA(std::move(module), options, gpuChip)
+          : Executable::compileForCPU(std::move(module), options);
   if (!executable)
     return fail(executable.takeError());
   if (!dumpError.empty())

@@ -10,6 +10,7 @@
 #define MOE_EXECUTION_EXECUTABLE_H
 
 #include "moe/Execution/HostArray.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -61,6 +62,13 @@ public:
   static llvm::Expected<std::unique_ptr<Executable>>
   compileForCPU(OwningOpRef<ModuleOp> module, const CompileOptions &options);
 
+  /// Compiles `module` for the first NVIDIA GPU (`chip` such as "sm_90", or
+  /// empty for the GPU's own) and loads its kernels. Fails with one message
+  /// where there is no driver or no GPU.
+  static llvm::Expected<std::unique_ptr<Executable>>
+  compileForCUDA(OwningOpRef<ModuleOp> module, const CompileOptions &options,
+                 StringRef chip = "");
+
   ArrayRef<EntryPoint> getEntryPoints() const { return entryPoints; }
 
   /// The entry point called `name`, or null.
@@ -77,6 +85,17 @@ public:
 private:
   Executable() = default;
 
+  static llvm::Expected<std::unique_ptr<Executable>>
+  compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
+          Target target,
+          function_ref<void(OpPassManager &, Stage)> buildStage);
+
+  /// Buffers compiled code may read and free: malloc'ed on the CPU, managed
+  /// memory for CUDA.
+  void *allocateBuffer(size_t bytes) const;
+  void releaseBuffer(void *buffer) const;
+
+  Target target = Target::CPU;
   std::unique_ptr<ExecutionEngine> engine;
   SmallVector<EntryPoint> entryPoints;
 };

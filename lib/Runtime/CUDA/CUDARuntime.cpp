@@ -1,0 +1,307 @@
+//===- CUDARuntime.cpp - The runtime compiled CUDA code calls -------------===//
+//
+// The CUDA driver API, loaded with dlopen: the types come from cuda.h, the
+// functions from libcuda.so.1 under their versioned ABI names.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Runtime/CUDARuntime.h"
+
+#include <cuda.h>
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+struct Driver {
+  decltype(&::cuInit) init;
+  decltype(&::cuDeviceGetCount) deviceGetCount;
+  decltype(&::cuDeviceGet) deviceGet;
+  decltype(&::cuDeviceGetAttribute) deviceGetAttribute;
+  decltype(&::cuDevicePrimaryCtxRetain) primaryCtxRetain;
+  decltype(&::cuCtxSetCurrent) ctxSetCurrent;
+  decltype(&::cuGetErrorName) getErrorName;
+  decltype(&::cuGetErrorString) getErrorString;
+  decltype(&::cuModuleLoadData) moduleLoadData;
+  decltype(&::cuModuleLoadDataEx) moduleLoadDataEx;
+  decltype(&::cuModuleUnload) moduleUnload;
+  decltype(&::cuModuleGetFunction) moduleGetFunction;
+  decltype(&::cuLaunchKernel) launchKernel;
+  decltype(&::cuStreamCreate) streamCreate;
+  decltype(&::cuStreamDestroy) streamDestroy;
+  decltype(&::cuStreamSynchronize) streamSynchronize;
+  decltype(&::cuMemAllocManaged) memAllocManaged;
+  decltype(&::cuMemFree) memFree;
+};
+
+struct Runtime {
+  std::mutex mutex;
+  bool initialized = false;
+  std::string initializationError;
+  Driver driver{};
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  MoeCudaErrorHandler errorHandler = nullptr;
+  // Kernel names, for messages about failed launches.
+  std::unordered_map<CUfunction, std::string> kernelNames;
+};
+
+Runtime &runtime() {
+  static Runtime instance;
+  return instance;
+}
+
+[[noreturn]] void fail(const std::string &message) {
+  Runtime &state = runtime();
+  if (state.errorHandler)
+    state.errorHandler(message.c_str());
+  // No handler, or one that returned: compiled code cannot go on.
+  std::fprintf(stderr, "moe CUDA runtime: %s\n", message.c_str());
+  std::abort();
+}
+
+std::string describe(CUresult result) {
+  const Driver &driver = runtime().driver;
+  const char *name = nullptr, *text = nullptr;
+  if (driver.getErrorName)
+    driver.getErrorName(result, &name);
+  if (driver.getErrorString)
+    driver.getErrorString(result, &text);
+  std::string description = name ? name : "CUDA error " + std::to_string(result);
+  if (text)
+    description += std::string(" (") + text + ")";
+  return description;
+}
+
+/// Checks a driver call; `what` names the call and what it was for.
+void check(CUresult result, const std::string &what) {
+  if (result != CUDA_SUCCESS)
+    fail(what + " failed: " + describe(result));
+}
+
+template <typename Function>
+bool loadSymbol(void *library, Function &function, const char *name,
+                std::string &error) {
+  function = reinterpret_cast<Function>(dlsym(library, name));
+  if (!function)
+    error = std::string("the NVIDIA driver lacks ") + name;
+  return function != nullptr;
+}
+
+/// Loads the driver and sets the context; the first call decides.
+bool initialize(std::string &error) {
+  Runtime &state = runtime();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.initialized || !state.initializationError.empty()) {
+    error = state.initializationError;
+    return state.initialized;
+  }
+  auto give = [&](const std::string &why) {
+    state.initializationError = why;
+    error = why;
+    return false;
+  };
+  void *library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!library)
+    return give(std::string("the NVIDIA driver (libcuda.so.1) is not "
+                            "available: ") +
+                dlerror());
+  Driver &d = state.driver;
+  std::string missing;
+  if (!loadSymbol(library, d.init, "cuInit", missing) ||
+      !loadSymbol(library, d.deviceGetCount, "cuDeviceGetCount", missing) ||
+      !loadSymbol(library, d.deviceGet, "cuDeviceGet", missing) ||
+      !loadSymbol(library, d.deviceGetAttribute, "cuDeviceGetAttribute",
+                  missing) ||
+      !loadSymbol(library, d.primaryCtxRetain, "cuDevicePrimaryCtxRetain",
+                  missing) ||
+      !loadSymbol(library, d.ctxSetCurrent, "cuCtxSetCurrent", missing) ||
+      !loadSymbol(library, d.getErrorName, "cuGetErrorName", missing) ||
+      !loadSymbol(library, d.getErrorString, "cuGetErrorString", missing) ||
+      !loadSymbol(library, d.moduleLoadData, "cuModuleLoadData", missing) ||
+      !loadSymbol(library, d.moduleLoadDataEx, "cuModuleLoadDataEx",
+                  missing) ||
+      !loadSymbol(library, d.moduleUnload, "cuModuleUnload", missing) ||
+      !loadSymbol(library, d.moduleGetFunction, "cuModuleGetFunction",
+                  missing) ||
+      !loadSymbol(library, d.launchKernel, "cuLaunchKernel", missing) ||
+      !loadSymbol(library, d.streamCreate, "cuStreamCreate", missing) ||
+      !loadSymbol(library, d.streamDestroy, "cuStreamDestroy_v2", missing) ||
+      !loadSymbol(library, d.streamSynchronize, "cuStreamSynchronize",
+                  missing) ||
+      !loadSymbol(library, d.memAllocManaged, "cuMemAllocManaged", missing) ||
+      !loadSymbol(library, d.memFree, "cuMemFree_v2", missing))
+    return give(missing);
+  if (CUresult result = d.init(0); result != CUDA_SUCCESS)
+    return give("cuInit failed: " + describe(result));
+  int count = 0;
+  if (CUresult result = d.deviceGetCount(&count); result != CUDA_SUCCESS)
+    return give("cuDeviceGetCount failed: " + describe(result));
+  if (count == 0)
+    return give("the NVIDIA driver sees no GPU");
+  if (CUresult result = d.deviceGet(&state.device, 0); result != CUDA_SUCCESS)
+    return give("cuDeviceGet failed: " + describe(result));
+  if (CUresult result = d.primaryCtxRetain(&state.context, state.device);
+      result != CUDA_SUCCESS)
+    return give("cuDevicePrimaryCtxRetain failed: " + describe(result));
+  if (CUresult result = d.ctxSetCurrent(state.context); result != CUDA_SUCCESS)
+    return give("cuCtxSetCurrent failed: " + describe(result));
+  state.initialized = true;
+  return true;
+}
+
+/// The driver, initialized, for the entry points compiled code calls.
+const Driver &driver(const char *caller) {
+  std::string error;
+  if (!initialize(error))
+    fail(std::string(caller) + ": " + error);
+  // Compiled code may run on another thread than the initializing one.
+  check(runtime().driver.ctxSetCurrent(runtime().context), "cuCtxSetCurrent");
+  return runtime().driver;
+}
+
+} // namespace
+
+extern "C" {
+
+int moeCudaInitialize(char *message, size_t messageSize) {
+  std::string error;
+  if (initialize(error))
+    return 0;
+  if (messageSize > 0)
+    std::snprintf(message, messageSize, "%s", error.c_str());
+  return -1;
+}
+
+void moeCudaGetChip(char *chip, size_t chipSize) {
+  const Driver &d = driver("moeCudaGetChip");
+  int major = 0, minor = 0;
+  CUdevice device = runtime().device;
+  check(d.deviceGetAttribute(&major,
+                             CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                             device),
+        "cuDeviceGetAttribute");
+  check(d.deviceGetAttribute(&minor,
+                             CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                             device),
+        "cuDeviceGetAttribute");
+  std::snprintf(chip, chipSize, "sm_%d%d", major, minor);
+}
+
+void moeCudaSetErrorHandler(MoeCudaErrorHandler handler) {
+  runtime().errorHandler = handler;
+}
+
+void *moeCudaAllocate(size_t bytes) {
+  const Driver &d = driver("moeCudaAllocate");
+  CUdeviceptr pointer = 0;
+  // cuMemAllocManaged rejects 0 bytes; empty tensors still need an address.
+  check(d.memAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
+        "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)");
+  return reinterpret_cast<void *>(pointer);
+}
+
+void moeCudaFree(void *pointer) {
+  if (!pointer)
+    return;
+  check(driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer)),
+        "cuMemFree");
+}
+
+void *mgpuModuleLoad(void *data, size_t size) {
+  (void)size;
+  CUmodule module = nullptr;
+  check(driver("mgpuModuleLoad").moduleLoadData(&module, data),
+        "cuModuleLoadData (loading the kernels' cubin)");
+  return module;
+}
+
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  const Driver &d = driver("mgpuModuleLoadJIT");
+  char log[8192] = {};
+  CUjit_option options[] = {CU_JIT_OPTIMIZATION_LEVEL, CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {reinterpret_cast<void *>(static_cast<intptr_t>(optLevel)),
+                    log, reinterpret_cast<void *>(sizeof(log))};
+  CUmodule module = nullptr;
+  CUresult result = d.moduleLoadDataEx(&module, data, 3, options, values);
+  if (result != CUDA_SUCCESS)
+    fail("cuModuleLoadDataEx (compiling the kernels' PTX) failed: " +
+         describe(result) + (log[0] ? std::string(": ") + log : ""));
+  return module;
+}
+
+void mgpuModuleUnload(void *module) {
+  check(driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module)),
+        "cuModuleUnload");
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  check(driver("mgpuModuleGetFunction")
+            .moduleGetFunction(&function, static_cast<CUmodule>(module), name),
+        std::string("cuModuleGetFunction(kernel '") + name + "')");
+  Runtime &state = runtime();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  state.kernelNames[function] = name;
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,
+                      void **params, void **extra, size_t paramsCount) {
+  (void)paramsCount;
+  auto kernel = static_cast<CUfunction>(function);
+  CUresult result = driver("mgpuLaunchKernel")
+                        .launchKernel(kernel, gridX, gridY, gridZ, blockX,
+                                      blockY, blockZ, sharedMemoryBytes,
+                                      static_cast<CUstream>(stream), params,
+                                      extra);
+  if (result == CUDA_SUCCESS)
+    return;
+  Runtime &state = runtime();
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    auto known = state.kernelNames.find(kernel);
+    name = known != state.kernelNames.end() ? known->second : "?";
+  }
+  fail("cuLaunchKernel(kernel '" + name + "', grid " + std::to_string(gridX) +
+       "x" + std::to_string(gridY) + "x" + std::to_string(gridZ) +
+       ", block " + std::to_string(blockX) + "x" + std::to_string(blockY) +
+       "x" + std::to_string(blockZ) + ") failed: " + describe(result));
+}
+
+void *mgpuStreamCreate(void) {
+  CUstream stream = nullptr;
+  check(driver("mgpuStreamCreate").streamCreate(&stream, CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate");
+  return stream;
+}
+
+void mgpuStreamDestroy(void *stream) {
+  check(driver("mgpuStreamDestroy")
+            .streamDestroy(static_cast<CUstream>(stream)),
+        "cuStreamDestroy");
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  // Faults of a kernel surface here, after its launch succeeded.
+  check(driver("mgpuStreamSynchronize")
+            .streamSynchronize(static_cast<CUstream>(stream)),
+        "cuStreamSynchronize (waiting for a kernel)");
+}
+
+void *_mlir_memref_to_llvm_alloc(size_t bytes) {
+  return moeCudaAllocate(bytes);
+}
+
+void _mlir_memref_to_llvm_free(void *pointer) { moeCudaFree(pointer); }
+
+} // extern "C"
