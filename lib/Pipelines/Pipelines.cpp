@@ -89,6 +89,7 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage) {
     return;
   case Stage::Bufferize:
     buildCommonStage(pm, stage);
+    pm.addPass(createConvertLinalgToBLAS());
     pm.addPass(createConvertLinalgToLoopsPass());
     return;
   case Stage::MapToGPU:

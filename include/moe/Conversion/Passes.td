@@ -63,4 +63,28 @@ def ConvertRuntimeChecksToCalls
   ];
 }
 
+def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
+  let summary = "Run f32/f64 GEMMs on buffers through CBLAS (OpenBLAS)";
+  let description = [{
+    Replaces `linalg.matmul` on memrefs whose operands are all f32 (or all
+    f64), with the default indexing maps and rows of unit stride, by a call
+    to `cblas_sgemm` (`cblas_dgemm`) that accumulates into the output
+    (`beta = 1`, as `linalg.matmul` does); `linalg.batch_matmul` becomes a
+    loop of such calls over the batch. Leading dimensions and the buffers'
+    offsets come from the memrefs' strided metadata, so slices of larger
+    buffers (one expert's rows and weights) need no copy.
+
+    GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
+    an order of magnitude faster than loops; the other linalg ops are left
+    alone. The compiled code then needs the CBLAS symbols at load time.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // MOE_CONVERSION_PASSES_TD

@@ -1,0 +1,179 @@
+//===- LinalgToBLAS.cpp - GEMMs on buffers to CBLAS calls -----------------===//
+
+#include "moe/Conversion/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTLINALGTOBLAS
+#include "moe/Conversion/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+
+namespace {
+
+// CBLAS enumerators (cblas.h).
+constexpr int32_t kCblasRowMajor = 101;
+constexpr int32_t kCblasNoTrans = 111;
+
+/// The element type all operands of `op` share, if it is one CBLAS has a
+/// GEMM for and every operand is a memref whose rows have unit stride.
+std::optional<FloatType> blasElementType(linalg::LinalgOp op) {
+  std::optional<FloatType> common;
+  for (Value operand : op->getOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (!type)
+      return std::nullopt;
+    auto element = dyn_cast<FloatType>(type.getElementType());
+    if (!element || !(element.isF32() || element.isF64()) ||
+        (common && *common != element))
+      return std::nullopt;
+    common = element;
+    auto [strides, offset] = type.getStridesAndOffset();
+    if (strides.empty() || strides.back() != 1)
+      return std::nullopt;
+  }
+  return common;
+}
+
+struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::BatchMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.hasUserDefinedMaps() || !blasElementType(op))
+      return rewriter.notifyMatchFailure(op, "not a plain f32/f64 batch");
+    Location loc = op.getLoc();
+    Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1];
+    Value out = op.getDpsInits()[0];
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value batch = memref::DimOp::create(rewriter, loc, lhs, 0);
+    auto matrixOf = [&](OpBuilder &b, Value operand, Value index) -> Value {
+      auto type = cast<MemRefType>(operand.getType());
+      SmallVector<OpFoldResult> offsets = {index, b.getIndexAttr(0),
+                                           b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {
+          b.getIndexAttr(1), memref::getMixedSize(b, loc, operand, 1),
+          memref::getMixedSize(b, loc, operand, 2)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      auto sliceType = memref::SubViewOp::inferRankReducedResultType(
+          {type.getDimSize(1), type.getDimSize(2)}, type, offsets, sizes,
+          strides);
+      return memref::SubViewOp::create(b, loc, cast<MemRefType>(sliceType),
+                                       operand, offsets, sizes, strides);
+    };
+    scf::ForOp::create(
+        rewriter, loc, zero, batch, one, ValueRange{},
+        [&](OpBuilder &b, Location l, Value index, ValueRange) {
+          linalg::MatmulOp::create(
+              b, l, ValueRange{matrixOf(b, lhs, index), matrixOf(b, rhs, index)},
+              ValueRange{matrixOf(b, out, index)});
+          scf::YieldOp::create(b, l);
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    std::optional<FloatType> elementType = blasElementType(op);
+    if (op.hasUserDefinedMaps() || !elementType)
+      return rewriter.notifyMatchFailure(op, "not a plain f32/f64 GEMM");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type i32 = rewriter.getI32Type();
+    auto pointerType = LLVM::LLVMPointerType::get(ctx);
+    StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
+    func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
+
+    auto int32 = [&](Value index) -> Value {
+      return arith::IndexCastOp::create(rewriter, loc, i32, index);
+    };
+    struct Matrix {
+      Value pointer, leadingDimension;
+    };
+    // The address of element (0, 0) and the distance between rows.
+    auto matrix = [&](Value operand) -> Matrix {
+      auto metadata =
+          memref::ExtractStridedMetadataOp::create(rewriter, loc, operand);
+      Value aligned = memref::ExtractAlignedPointerAsIndexOp::create(
+          rewriter, loc, operand);
+      Value elementBytes = arith::ConstantIndexOp::create(
+          rewriter, loc, elementType->getWidth() / 8);
+      Value address = arith::AddIOp::create(
+          rewriter, loc, aligned,
+          arith::MulIOp::create(rewriter, loc, metadata.getOffset(),
+                                elementBytes));
+      Value asInteger = arith::IndexCastOp::create(
+          rewriter, loc, rewriter.getI64Type(), address);
+      Value pointer =
+          LLVM::IntToPtrOp::create(rewriter, loc, pointerType, asInteger);
+      return {pointer, int32(metadata.getStrides()[0])};
+    };
+    Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1];
+    Value out = op.getDpsInits()[0];
+    Matrix a = matrix(lhs), b = matrix(rhs), c = matrix(out);
+    Value m = int32(memref::DimOp::create(rewriter, loc, lhs, 0));
+    Value k = int32(memref::DimOp::create(rewriter, loc, lhs, 1));
+    Value n = int32(memref::DimOp::create(rewriter, loc, rhs, 1));
+    auto constant32 = [&](int32_t value) -> Value {
+      return arith::ConstantOp::create(rewriter, loc, i32,
+                                       rewriter.getI32IntegerAttr(value));
+    };
+    Value one = arith::ConstantOp::create(
+        rewriter, loc, *elementType, rewriter.getFloatAttr(*elementType, 1.0));
+    // beta = 1: linalg.matmul accumulates into its output.
+    func::CallOp::create(
+        rewriter, loc, gemm,
+        ValueRange{constant32(kCblasRowMajor), constant32(kCblasNoTrans),
+                   constant32(kCblasNoTrans), m, n, k, one, a.pointer,
+                   a.leadingDimension, b.pointer, b.leadingDimension, one,
+                   c.pointer, c.leadingDimension});
+    rewriter.eraseOp(op);
+    return success();
+  }
+
+  /// `void cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+  /// beta, C, ldc)`, declared once per module.
+  static func::FuncOp declareGemm(PatternRewriter &rewriter, Operation *op,
+                                  StringRef name, Type elementType) {
+    auto module = op->getParentOfType<ModuleOp>();
+    if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+      return existing;
+    MLIRContext *ctx = rewriter.getContext();
+    Type i32 = rewriter.getI32Type();
+    Type pointer = LLVM::LLVMPointerType::get(ctx);
+    auto type = FunctionType::get(ctx,
+                                  {i32, i32, i32, i32, i32, i32, elementType,
+                                   pointer, i32, pointer, i32, elementType,
+                                   pointer, i32},
+                                  {});
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(module.getBody());
+    auto declaration = func::FuncOp::create(rewriter, op->getLoc(), name, type);
+    declaration.setPrivate();
+    return declaration;
+  }
+};
+
+struct ConvertLinalgToBLASPass
+    : moe::impl::ConvertLinalgToBLASBase<ConvertLinalgToBLASPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<BatchMatmulToLoop, MatmulToGemmCall>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

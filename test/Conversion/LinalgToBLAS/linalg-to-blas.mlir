@@ -1,0 +1,66 @@
+// RUN: moe-opt %s -convert-linalg-to-blas -split-input-file | FileCheck %s
+
+// One expert's rows and weights are slices of larger buffers: the call takes
+// their addresses (aligned pointer + offset) and row strides as leading
+// dimensions, and accumulates (beta = 1) as linalg.matmul does.
+// CHECK: func.func private @cblas_sgemm(i32, i32, i32, i32, i32, i32, f32, !llvm.ptr, i32, !llvm.ptr, i32, f32, !llvm.ptr, i32)
+// CHECK-LABEL: func @expert_slice
+//  CHECK-SAME: (%[[X:.*]]: memref<?x8xf32, strided<[8, 1], offset: ?>>, %[[W:.*]]: memref<8x16xf32, strided<[16, 1], offset: ?>>, %[[Y:.*]]: memref<?x16xf32>)
+//   CHECK-DAG:   %[[NOTRANS:.*]] = arith.constant 111 : i32
+//   CHECK-DAG:   %[[ROWMAJOR:.*]] = arith.constant 101 : i32
+//   CHECK-DAG:   %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+//   CHECK-DAG:   %[[C16:.*]] = arith.constant 16 : i32
+//   CHECK-DAG:   %[[C8:.*]] = arith.constant 8 : i32
+//       CHECK:   %{{.*}}, %[[XOFF:.*]], %{{.*}}:2, %{{.*}}:2 = memref.extract_strided_metadata %[[X]]
+//       CHECK:   %[[XBASE:.*]] = memref.extract_aligned_pointer_as_index %[[X]]
+//       CHECK:   %[[XBYTES:.*]] = arith.muli %[[XOFF]], %c4
+//       CHECK:   %[[XADDR:.*]] = arith.addi %[[XBASE]], %[[XBYTES]]
+//       CHECK:   %[[XINT:.*]] = arith.index_cast %[[XADDR]] : index to i64
+//       CHECK:   %[[XPTR:.*]] = llvm.inttoptr %[[XINT]] : i64 to !llvm.ptr
+//       CHECK:   %[[WPTR:.*]] = llvm.inttoptr
+//       CHECK:   %[[YPTR:.*]] = llvm.inttoptr
+//       CHECK:   %[[M:.*]] = memref.dim %[[X]], %c0
+//       CHECK:   %[[M32:.*]] = arith.index_cast %[[M]] : index to i32
+//       CHECK:   call @cblas_sgemm(%[[ROWMAJOR]], %[[NOTRANS]], %[[NOTRANS]], %[[M32]], %[[C16]], %[[C8]], %[[ONE]], %[[XPTR]], %[[C8]], %[[WPTR]], %[[C16]], %[[ONE]], %[[YPTR]], %[[C16]])
+//   CHECK-NOT:   linalg.matmul
+func.func @expert_slice(%x: memref<?x8xf32, strided<[8, 1], offset: ?>>, %w: memref<8x16xf32, strided<[16, 1], offset: ?>>, %y: memref<?x16xf32>) {
+  linalg.matmul ins(%x, %w : memref<?x8xf32, strided<[8, 1], offset: ?>>, memref<8x16xf32, strided<[16, 1], offset: ?>>) outs(%y : memref<?x16xf32>)
+  return
+}
+
+// -----
+
+// A batch (the capacity layout's experts) is a loop of GEMMs on slices; f64
+// goes to dgemm.
+// CHECK: func.func private @cblas_dgemm(
+// CHECK-LABEL: func @batched
+//       CHECK:   scf.for %[[E:.*]] = %c0 to %c4
+//       CHECK:     %[[X:.*]] = memref.subview %{{.*}}[%[[E]], 0, 0] [1, 3, 8] [1, 1, 1] : memref<4x3x8xf64> to memref<3x8xf64, strided<[8, 1], offset: ?>>
+//       CHECK:     memref.subview %{{.*}}[%[[E]], 0, 0] [1, 8, 16]
+//       CHECK:     memref.subview %{{.*}}[%[[E]], 0, 0] [1, 3, 16]
+//       CHECK:     func.call @cblas_dgemm(
+//   CHECK-NOT:   linalg.batch_matmul
+func.func @batched(%x: memref<4x3x8xf64>, %w: memref<4x8x16xf64>, %y: memref<4x3x16xf64>) {
+  linalg.batch_matmul ins(%x, %w : memref<4x3x8xf64>, memref<4x8x16xf64>) outs(%y : memref<4x3x16xf64>)
+  return
+}
+
+// -----
+
+// Mixed precision has no CBLAS GEMM: left to the loops.
+// CHECK-LABEL: func @mixed_precision
+//       CHECK:   linalg.matmul
+func.func @mixed_precision(%x: memref<3x8xbf16>, %w: memref<8x16xbf16>, %y: memref<3x16xf32>) {
+  linalg.matmul ins(%x, %w : memref<3x8xbf16>, memref<8x16xbf16>) outs(%y : memref<3x16xf32>)
+  return
+}
+
+// -----
+
+// Rows without unit stride cannot be described to CBLAS row-major.
+// CHECK-LABEL: func @column_strided
+//       CHECK:   linalg.matmul
+func.func @column_strided(%x: memref<3x8xf32, strided<[1, 3]>>, %w: memref<8x16xf32>, %y: memref<3x16xf32>) {
+  linalg.matmul ins(%x, %w : memref<3x8xf32, strided<[1, 3]>>, memref<8x16xf32>) outs(%y : memref<3x16xf32>)
+  return
+}
