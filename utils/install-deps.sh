@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project builds, tests and runs with. Does
+# Installs the Debian packages the project builds, tests and runs with, and
+# any extra packages named as arguments (the benchmark's baselines). Does
 # nothing when they are all present already.
 set -euo pipefail
 
@@ -7,6 +8,7 @@ packages=(
   cmake ninja-build ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   python3-numpy libopenblas-pthread-dev
+  "$@"
 )
 
 missing=()

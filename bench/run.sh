@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Benchmarks the compiled MoE layer against PyTorch eager, OpenBLAS sgemm and
+# the dense layer, from a fresh clone: installs what it needs (Debian's
+# PyTorch; OpenBLAS, so that neither baseline falls back to the reference
+# BLAS), builds, and prints the Markdown table of bench/moe_bench.py.
+#
+#   bench/run.sh [--quick] [--only SUBSTRING] [--budget SECONDS]
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/utils/install-deps.sh" python3-torch libopenblas0-pthread
+"$root/utils/build.sh" >/dev/null
+exec /usr/bin/python3 "$root/bench/moe_bench.py" "$@"
