@@ -15,11 +15,7 @@ import time
 
 import numpy as np
 
-
-def loaded_blas():
-    with open("/proc/self/maps") as maps:
-        names = {line.split()[-1] for line in maps if "blas" in line.lower()}
-    return sorted(names)
+from loaded_blas import loaded_blas
 
 
 def main():

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from loaded_blas import loaded_blas
+
 
 def load_inputs(config, directory):
     arrays = {}
@@ -89,14 +91,6 @@ def layer(a, config):
             0, indices.flatten(), torch.ones(indices.numel()))
     return (output, config["importance_weight"] * cv_squared(importance),
             config["load_weight"] * cv_squared(load))
-
-
-def loaded_blas():
-    """The BLAS libraries this process mapped: Debian's PyTorch calls the
-    system BLAS, which is the reference one unless OpenBLAS is installed."""
-    with open("/proc/self/maps") as maps:
-        names = {line.split()[-1] for line in maps if "blas" in line.lower()}
-    return sorted(names)
 
 
 def main():
