@@ -4,6 +4,10 @@
 #
 #   utils/build.sh            install what is missing, configure, build
 #   utils/build.sh TARGET...  the same, then build the given targets
+#
+# MOE_BUILD_DIR picks another build directory, MOE_CMAKE_ARGS adds options
+# when it is first configured (e.g. -DMOE_ENABLE_SANITIZERS=ON), MOE_JOBS
+# sets the parallelism.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +24,8 @@ if [[ ! -f "$build/build.ninja" ]]; then
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DLLVM_USE_LINKER=lld \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
-    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit
+    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
+    ${MOE_CMAKE_ARGS:-}
 fi
 cmake --build "$build" -j "${MOE_JOBS:-2}"
 if (($#)); then
