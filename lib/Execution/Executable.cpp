@@ -235,7 +235,7 @@ Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
   }
   // PTX, compiled by the driver for this GPU when the module loads: no
   // toolkit is needed at run time.
-  pipelineOptions.format = "isa";
+  pipelineOptions.format = KernelFormat::PTX;
   return compile(std::move(module), options, Target::CUDA,
                  [&](OpPassManager &pm, Stage stage) {
                    buildCUDAStage(pm, stage, pipelineOptions);

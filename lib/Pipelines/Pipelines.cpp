@@ -174,7 +174,17 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     pm.addPass(createGpuToLLVMConversionPass());
     GpuModuleToBinaryPassOptions binary;
     binary.toolkitPath = options.toolkit;
-    binary.compilationTarget = options.format;
+    switch (options.format) {
+    case KernelFormat::PTX:
+      binary.compilationTarget = "isa";
+      break;
+    case KernelFormat::Cubin:
+      binary.compilationTarget = "bin";
+      break;
+    case KernelFormat::Fatbin:
+      binary.compilationTarget = "fatbin";
+      break;
+    }
     pm.addPass(createGpuModuleToBinaryPass(binary));
     pm.addPass(createConvertMathToLLVMPass());
     pm.addPass(createCanonicalizerPass());

@@ -39,7 +39,7 @@ MLIRContext &context() {
 void runStages(ModuleOp module, moe::Target target) {
   OwningOpRef<ModuleOp> copy = module.clone();
   moe::CUDAPipelineOptions cudaOptions;
-  cudaOptions.format = "isa";
+  cudaOptions.format = moe::KernelFormat::PTX;
   for (moe::Stage stage : moe::getStages(target)) {
     // Serializing kernels runs the NVPTX backend, which is LLVM's to fuzz.
     if (target == moe::Target::CUDA && stage == moe::Stage::LowerToLLVM)

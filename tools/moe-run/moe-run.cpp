@@ -87,6 +87,15 @@ int fail(llvm::Error error) {
   return fail(message);
 }
 
+int64_t countNonFinite(const HostArray &array) {
+  if (array.kind == ElementKind::I32 || array.kind == ElementKind::I64)
+    return 0;
+  int64_t count = 0;
+  for (int64_t i = 0, e = array.getNumElements(); i < e; ++i)
+    count += !std::isfinite(array.getAsDouble(i));
+  return count;
+}
+
 /// One line per result: its type, and its values when there are few of them
 /// (losses, tokens per expert), else a checksum.
 void printSummary(unsigned position, const HostArray &result) {
@@ -151,6 +160,11 @@ int main(int argc, char **argv) {
     auto array = readNpy(path);
     if (!array)
       return fail(array.takeError());
+    // Routing of NaN logits is defined (NaN ranks lowest) but rarely what the
+    // user meant: say so, and go on.
+    if (int64_t count = countNonFinite(*array))
+      llvm::WithColor::warning(llvm::errs(), "moe-run")
+          << path << " holds " << count << " non-finite values\n";
     inputs.push_back(std::move(*array));
   }
 

@@ -21,6 +21,9 @@ namespace moe {
 
 enum class Target { CPU, CUDA };
 
+/// How the CUDA pipeline embeds kernels in the host module.
+enum class KernelFormat { PTX, Cubin, Fatbin };
+
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).
 struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> chip{*this, "chip",
@@ -29,11 +32,16 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features (PTX ISA version)"),
       llvm::cl::init("+ptx80")};
-  Option<std::string> format{
-      *this, "format",
-      llvm::cl::desc("Kernel binary: isa (PTX text, compiled by the driver "
-                     "at load), bin (cubin, assembled by ptxas) or fatbin"),
-      llvm::cl::init("fatbin")};
+  Option<KernelFormat> format{
+      *this, "format", llvm::cl::desc("How kernels are embedded"),
+      llvm::cl::init(KernelFormat::Fatbin),
+      llvm::cl::values(
+          clEnumValN(KernelFormat::PTX, "isa",
+                     "PTX text, compiled by the driver when loaded"),
+          clEnumValN(KernelFormat::Cubin, "bin",
+                     "cubin for the chip, assembled by ptxas"),
+          clEnumValN(KernelFormat::Fatbin, "fatbin",
+                     "fatbin holding the cubin and the PTX"))};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit root: ptxas for bin/fatbin, libdevice "
