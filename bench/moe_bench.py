@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "examples"))
 import generate_inputs  # noqa: E402
 import models  # noqa: E402
 
-MOE_RUN = Path(os.environ.get("MOE_BUILD_DIR", ROOT / "build")) / "bin" / "moe-run"
+BUILD = Path(os.environ.get("MOE_BUILD_DIR", ROOT / "build"))
+MOE_RUN = BUILD / "bin" / "moe-run"
 PYTHON = "/usr/bin/python3"
 
 
@@ -56,7 +57,10 @@ def run_measured(command):
         if pid == 0:
             os.dup2(out.fileno(), 1)
             os.dup2(err.fileno(), 2)
-            os.execv(command[0], [str(part) for part in command])
+            try:
+                os.execv(command[0], [str(part) for part in command])
+            finally:
+                os._exit(127)
         _, status, usage = os.wait4(pid, 0)
         out.seek(0)
         err.seek(0)
@@ -107,7 +111,8 @@ def time_torch(config, tokens, work, budget):
         "normalization": config.normalization,
         "renormalize": config.renormalize,
         "importance_weight": config.importance_weight,
-        "load_weight": config.load_weight, "threads": os.cpu_count()}
+        "load_weight": config.load_weight,
+        "threads": len(os.sched_getaffinity(0))}
     path = work / "torch.json"
     path.write_text(json.dumps(description))
     script = ROOT / "bench" / "torch_moe.py"
@@ -156,7 +161,7 @@ def main():
             continue
         config = models.model_config(base, **overrides)
         flops = useful_flops(config, tokens)
-        with tempfile.TemporaryDirectory(dir=ROOT / "build") as directory:
+        with tempfile.TemporaryDirectory(dir=BUILD) as directory:
             work = Path(directory)
             arrays = generate_inputs.generate_storage(config, tokens, seed=0)
             generate_inputs.write_inputs(work / "inputs", arrays)

@@ -39,10 +39,16 @@ config.substitutions.append(
          os.path.join(config.moe_tools_dir, "moe-run"))))
 config.excludes.append("Inputs")
 
-# ptxas assembles kernels in the CUDA pipeline's cubin format; the toolkit
-# is not needed for PTX text.
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+# The CUDA pipeline links libdevice from the toolkit into kernels; ptxas
+# assembles them in the cubin format.
+toolkit = config.moe_cuda_toolkit
+if os.path.exists(os.path.join(toolkit, "nvvm", "libdevice", "libdevice.10.bc")):
+    config.available_features.add("cuda-toolkit")
+if os.path.exists(os.path.join(toolkit, "bin", "ptxas")) or shutil.which("ptxas"):
     config.available_features.add("ptxas")
+# The CUDA runtime is built where cuda.h was found.
+if os.path.exists(os.path.join(config.moe_lib_dir, "libmoe_cuda_runtime.so")):
+    config.available_features.add("cuda-runtime")
 
 
 def has_cuda_gpu():

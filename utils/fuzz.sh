@@ -13,10 +13,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 MOE_BUILD_DIR="$build" MOE_CMAKE_ARGS="-DMOE_ENABLE_FUZZERS=ON" \
-  "$root/utils/build.sh" moe-ir-fuzzer moe-npy-fuzzer >/dev/null
+  "$root/utils/build.sh" moe-ir-fuzzer moe-npy-fuzzer
 
 work="$build/fuzz"
-rm -rf "$work"
+rm -rf "$work" "$build/findings"
 mkdir -p "$work/ir-seeds" "$work/ir-corpus" "$work/npy-seeds" \
   "$work/npy-corpus" "$build/findings"
 # One seed per module of the test suite's split files.
@@ -26,7 +26,8 @@ root, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 sources = sorted(root.glob("test/**/*.mlir")) + sorted(root.glob("examples/*.mlir"))
 for path in sources:
     for index, chunk in enumerate(path.read_text().split("// -----")):
-        (out / f"{path.parent.name}-{path.stem}-{index}.mlir").write_text(chunk)
+        name = "-".join(path.relative_to(root).with_suffix("").parts)
+        (out / f"{name}-{index}.mlir").write_text(chunk)
 PY
 /usr/bin/python3 "$root/test/Tools/Inputs/make_arrays.py" "$work/npy-seeds"
 
@@ -39,14 +40,25 @@ else
   npy_budget=(-seed=1 -runs=2000000)
 fi
 cd "$build/findings"
+# Runs one fuzzer, keeping its summary lines; fails when it exits non-zero
+# (a crash, or a fuzzer that could not start).
+fuzz() {
+  local status=0
+  "$@" >"$work/log" 2>&1 || status=$?
+  grep -E "^(stat::number_of_executed_units|==[0-9]+==|SUMMARY|Test unit written)" \
+    "$work/log" || true
+  if ((status != 0)); then
+    tail -n 20 "$work/log" >&2
+    echo "fuzz.sh: $1 exited with status $status" >&2
+    return "$status"
+  fi
+}
 echo "moe-ir-fuzzer: ${ir_budget[*]}"
-"$build/bin/moe-ir-fuzzer" "${ir_budget[@]}" -timeout=30 -rss_limit_mb=4096 \
-  -print_final_stats=1 "$work/ir-corpus" "$work/ir-seeds" 2>&1 |
-  grep -E "^(stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)" || true
+fuzz "$build/bin/moe-ir-fuzzer" "${ir_budget[@]}" -timeout=30 \
+  -rss_limit_mb=4096 -print_final_stats=1 "$work/ir-corpus" "$work/ir-seeds"
 echo "moe-npy-fuzzer: ${npy_budget[*]}"
-"$build/bin/moe-npy-fuzzer" "${npy_budget[@]}" -print_final_stats=1 \
-  "$work/npy-corpus" "$work/npy-seeds" 2>&1 |
-  grep -E "^(stat::number_of_executed_units|==[0-9]+==|SUMMARY|Test unit written)" || true
+fuzz "$build/bin/moe-npy-fuzzer" "${npy_budget[@]}" -print_final_stats=1 \
+  "$work/npy-corpus" "$work/npy-seeds"
 if compgen -G "$build/findings/*-*" >/dev/null; then
   echo "fuzz.sh: crashes found, inputs in $build/findings:" >&2
   ls "$build/findings" >&2

@@ -55,15 +55,17 @@ thread_local std::string failureMessage;
     std::fprintf(stderr, "moe: %s\n", message);
     std::abort();
   }
-  failureMessage = message;
+  if (message != failureMessage.c_str())
+    failureMessage = message;
   std::longjmp(*activeCall, 1);
 }
 
 /// Called by compiled code when a run-time check fails (see the
 /// convert-moe-runtime-checks pass).
 extern "C" void moeRuntimeCheckFailed(const char *message) {
-  failCompiledCode(
-      (std::string("run-time check failed: ") + message).c_str());
+  // The message is built where the jump cannot skip its destructor.
+  failureMessage = std::string("run-time check failed: ") + message;
+  failCompiledCode(failureMessage.c_str());
 }
 
 /// Runs `enterCompiledCode` so that a failure inside it comes back as an
@@ -227,14 +229,17 @@ Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
   moeCudaSetErrorHandler(&failCompiledCode);
   CUDAPipelineOptions pipelineOptions;
   if (chip.empty()) {
-    char deviceChip[32];
-    moeCudaGetChip(deviceChip, sizeof(deviceChip));
+    char deviceChip[32] = {};
+    if (auto error = guarded("asking the GPU for its architecture", [&] {
+          moeCudaGetChip(deviceChip, sizeof(deviceChip));
+        }))
+      return std::move(error);
     pipelineOptions.chip = deviceChip;
   } else {
     pipelineOptions.chip = chip.str();
   }
-  // PTX, compiled by the driver for this GPU when the module loads: no
-  // toolkit is needed at run time.
+  // PTX, compiled by the driver for this GPU when the module loads: ptxas
+  // is not needed (libdevice still is, when kernels are built).
   pipelineOptions.format = KernelFormat::PTX;
   return compile(std::move(module), options, Target::CUDA,
                  [&](OpPassManager &pm, Stage stage) {
@@ -350,9 +355,15 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
       inputData.push_back(input.data.data());
       continue;
     }
-    void *copy = allocateBuffer(input.data.size());
+    void *copy = nullptr;
+    // Allocation failures of the CUDA runtime come back through `guarded`.
+    if (auto error = guarded("copying the inputs to the GPU", [&] {
+          copy = allocateBuffer(input.data.size());
+        }))
+      return std::move(error);
     deviceCopies.push_back(copy);
-    std::memcpy(copy, input.data.data(), input.data.size());
+    if (!input.data.empty())
+      std::memcpy(copy, input.data.data(), input.data.size());
     inputData.push_back(copy);
   }
 

@@ -14,6 +14,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 
@@ -156,9 +157,11 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     target.chip = options.chip;
     target.features = options.features;
     target.optLevel = 3;
-    if (!options.toolkit.empty())
-      target.linkLibs.push_back(options.toolkit +
-                                "/nvvm/libdevice/libdevice.10.bc");
+    // Without it, kernels calling math functions fail to load or assemble,
+    // naming the missing __nv_* function.
+    std::string libdevice = options.toolkit + "/nvvm/libdevice/libdevice.10.bc";
+    if (llvm::sys::fs::exists(libdevice))
+      target.linkLibs.push_back(libdevice);
     pm.addPass(createGpuNVVMAttachTarget(target));
     pm.addPass(createArithToLLVMConversionPass());
     pm.addPass(createConvertIndexToLLVMPass());
@@ -173,7 +176,10 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     // Host: launches become runtime calls; kernels become binaries.
     pm.addPass(createGpuToLLVMConversionPass());
     GpuModuleToBinaryPassOptions binary;
-    binary.toolkitPath = options.toolkit;
+    // A missing toolkit is only an error where ptxas is needed (bin,
+    // fatbin); gpu-module-to-binary then says so itself.
+    if (llvm::sys::fs::is_directory(options.toolkit))
+      binary.toolkitPath = options.toolkit;
     switch (options.format) {
     case KernelFormat::PTX:
       binary.compilationTarget = "isa";

@@ -1,3 +1,4 @@
+// REQUIRES: cuda-toolkit
 // RUN: moe-opt %s --moe-cuda-pipeline="chip=sm_90 format=isa" | FileCheck %s
 
 // The CUDA pipeline takes a whole layer (noisy gating, dynamic token count)

@@ -72,7 +72,8 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
     (`beta = 1`, as `linalg.matmul` does); `linalg.batch_matmul` becomes a
     loop of such calls over the batch. Leading dimensions and the buffers'
     offsets come from the memrefs' strided metadata, so slices of larger
-    buffers (one expert's rows and weights) need no copy.
+    buffers (one expert's rows and weights) need no copy. Empty products
+    skip the call; sizes beyond CBLAS's 32-bit ints fail a run-time check.
 
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
     an order of magnitude faster than loops; the other linalg ops are left
@@ -80,6 +81,7 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::func::FuncDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",

@@ -2,8 +2,10 @@
 
 #include "moe/Conversion/Passes.h"
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -34,8 +36,10 @@ std::optional<FloatType> blasElementType(linalg::LinalgOp op) {
         (common && *common != element))
       return std::nullopt;
     common = element;
-    auto [strides, offset] = type.getStridesAndOffset();
-    if (strides.empty() || strides.back() != 1)
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+        strides.back() != 1)
       return std::nullopt;
   }
   return common;
@@ -96,7 +100,22 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
     func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
 
+    // CBLAS takes sizes and leading dimensions as 32-bit ints.
+    Value int32Max = arith::ConstantIndexOp::create(
+        rewriter, loc, std::numeric_limits<int32_t>::max());
     auto int32 = [&](Value index) -> Value {
+      std::optional<int64_t> known = getConstantIntValue(index);
+      if (known && *known <= std::numeric_limits<int32_t>::max())
+        return arith::ConstantOp::create(
+            rewriter, loc, i32,
+            rewriter.getI32IntegerAttr(static_cast<int32_t>(*known)));
+      Value fits = arith::CmpIOp::create(rewriter, loc,
+                                         arith::CmpIPredicate::ule, index,
+                                         int32Max);
+      cf::AssertOp::create(
+          rewriter, loc, fits,
+          rewriter.getStringAttr("linalg.matmul: a size or leading "
+                                 "dimension exceeds what CBLAS can take"));
       return arith::IndexCastOp::create(rewriter, loc, i32, index);
     };
     struct Matrix {
@@ -118,14 +137,41 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
           rewriter, loc, rewriter.getI64Type(), address);
       Value pointer =
           LLVM::IntToPtrOp::create(rewriter, loc, pointerType, asInteger);
-      return {pointer, int32(metadata.getStrides()[0])};
+      // Static row strides make static leading dimensions.
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      (void)cast<MemRefType>(operand.getType())
+          .getStridesAndOffset(strides, offset);
+      Value rowStride =
+          ShapedType::isDynamic(strides.front())
+              ? metadata.getStrides()[0]
+              : Value(arith::ConstantIndexOp::create(rewriter, loc,
+                                                     strides.front()));
+      return {pointer, int32(rowStride)};
     };
     Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1];
     Value out = op.getDpsInits()[0];
+    // An empty product leaves the output as it is; CBLAS would also reject
+    // the zero leading dimensions of empty buffers.
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    auto size = [&](Value operand, unsigned dim) {
+      return getValueOrCreateConstantIndexOp(
+          rewriter, loc, memref::getMixedSize(rewriter, loc, operand, dim));
+    };
+    Value mIndex = size(lhs, 0), kIndex = size(lhs, 1), nIndex = size(rhs, 1);
+    Value nonEmpty = arith::ConstantIntOp::create(rewriter, loc, 1, 1);
+    for (Value size : {mIndex, kIndex, nIndex})
+      nonEmpty = arith::AndIOp::create(
+          rewriter, loc, nonEmpty,
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sgt,
+                                size, zero));
+    auto nonEmptyProduct = scf::IfOp::create(rewriter, loc, nonEmpty,
+                                             /*withElseRegion=*/false);
+    rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
     Matrix a = matrix(lhs), b = matrix(rhs), c = matrix(out);
-    Value m = int32(memref::DimOp::create(rewriter, loc, lhs, 0));
-    Value k = int32(memref::DimOp::create(rewriter, loc, lhs, 1));
-    Value n = int32(memref::DimOp::create(rewriter, loc, rhs, 1));
+    Value m = int32(mIndex);
+    Value k = int32(kIndex);
+    Value n = int32(nIndex);
     auto constant32 = [&](int32_t value) -> Value {
       return arith::ConstantOp::create(rewriter, loc, i32,
                                        rewriter.getI32IntegerAttr(value));

@@ -209,8 +209,13 @@ void *moeCudaAllocate(size_t bytes) {
 void moeCudaFree(void *pointer) {
   if (!pointer)
     return;
-  check(driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer)),
-        "cuMemFree");
+  // Frees also run while cleaning up after a failure (a faulted context
+  // fails every later call): report, but do not fail the cleanup.
+  CUresult result =
+      driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer));
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
+    std::fprintf(stderr, "moe CUDA runtime: cuMemFree failed: %s\n",
+                 describe(result).c_str());
 }
 
 void *mgpuModuleLoad(void *data, size_t size) {
@@ -237,8 +242,14 @@ void *mgpuModuleLoadJIT(void *data, int optLevel) {
 }
 
 void mgpuModuleUnload(void *module) {
-  check(driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module)),
-        "cuModuleUnload");
+  // Runs from global destructors, also after a failed load.
+  if (!module)
+    return;
+  CUresult result =
+      driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module));
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
+    std::fprintf(stderr, "moe CUDA runtime: cuModuleUnload failed: %s\n",
+                 describe(result).c_str());
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
@@ -258,24 +269,33 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       void **params, void **extra, size_t paramsCount) {
   (void)paramsCount;
   auto kernel = static_cast<CUfunction>(function);
+  // An empty loop nest (no tokens, say) launches nothing.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
+    return;
+  auto kernelName = [&] {
+    Runtime &state = runtime();
+    std::lock_guard<std::mutex> lock(state.mutex);
+    auto known = state.kernelNames.find(kernel);
+    return known != state.kernelNames.end() ? known->second
+                                            : std::string("?");
+  };
+  auto shape = [&] {
+    return "grid " + std::to_string(gridX) + "x" + std::to_string(gridY) +
+           "x" + std::to_string(gridZ) + ", block " + std::to_string(blockX) +
+           "x" + std::to_string(blockY) + "x" + std::to_string(blockZ);
+  };
+  constexpr intptr_t kMaxGridX = (intptr_t(1) << 31) - 1, kMaxGridYZ = 65535;
+  if (gridX > kMaxGridX || gridY > kMaxGridYZ || gridZ > kMaxGridYZ)
+    fail("kernel '" + kernelName() + "' needs a larger grid (" + shape() +
+         ") than CUDA allows; choose other block sizes");
   CUresult result = driver("mgpuLaunchKernel")
                         .launchKernel(kernel, gridX, gridY, gridZ, blockX,
                                       blockY, blockZ, sharedMemoryBytes,
                                       static_cast<CUstream>(stream), params,
                                       extra);
-  if (result == CUDA_SUCCESS)
-    return;
-  Runtime &state = runtime();
-  std::string name;
-  {
-    std::lock_guard<std::mutex> lock(state.mutex);
-    auto known = state.kernelNames.find(kernel);
-    name = known != state.kernelNames.end() ? known->second : "?";
-  }
-  fail("cuLaunchKernel(kernel '" + name + "', grid " + std::to_string(gridX) +
-       "x" + std::to_string(gridY) + "x" + std::to_string(gridZ) +
-       ", block " + std::to_string(blockX) + "x" + std::to_string(blockY) +
-       "x" + std::to_string(blockZ) + ") failed: " + describe(result));
+  if (result != CUDA_SUCCESS)
+    fail("cuLaunchKernel(kernel '" + kernelName() + "', " + shape() +
+         ") failed: " + describe(result));
 }
 
 void *mgpuStreamCreate(void) {

@@ -2,7 +2,8 @@
 
 // One expert's rows and weights are slices of larger buffers: the call takes
 // their addresses (aligned pointer + offset) and row strides as leading
-// dimensions, and accumulates (beta = 1) as linalg.matmul does.
+// dimensions, and accumulates (beta = 1) as linalg.matmul does. An empty
+// product (an expert without tokens) skips the call.
 // CHECK: func.func private @cblas_sgemm(i32, i32, i32, i32, i32, i32, f32, !llvm.ptr, i32, !llvm.ptr, i32, f32, !llvm.ptr, i32)
 // CHECK-LABEL: func @expert_slice
 //  CHECK-SAME: (%[[X:.*]]: memref<?x8xf32, strided<[8, 1], offset: ?>>, %[[W:.*]]: memref<8x16xf32, strided<[16, 1], offset: ?>>, %[[Y:.*]]: memref<?x16xf32>)
@@ -11,17 +12,22 @@
 //   CHECK-DAG:   %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
 //   CHECK-DAG:   %[[C16:.*]] = arith.constant 16 : i32
 //   CHECK-DAG:   %[[C8:.*]] = arith.constant 8 : i32
-//       CHECK:   %{{.*}}, %[[XOFF:.*]], %{{.*}}:2, %{{.*}}:2 = memref.extract_strided_metadata %[[X]]
-//       CHECK:   %[[XBASE:.*]] = memref.extract_aligned_pointer_as_index %[[X]]
-//       CHECK:   %[[XBYTES:.*]] = arith.muli %[[XOFF]], %c4
-//       CHECK:   %[[XADDR:.*]] = arith.addi %[[XBASE]], %[[XBYTES]]
-//       CHECK:   %[[XINT:.*]] = arith.index_cast %[[XADDR]] : index to i64
-//       CHECK:   %[[XPTR:.*]] = llvm.inttoptr %[[XINT]] : i64 to !llvm.ptr
-//       CHECK:   %[[WPTR:.*]] = llvm.inttoptr
-//       CHECK:   %[[YPTR:.*]] = llvm.inttoptr
 //       CHECK:   %[[M:.*]] = memref.dim %[[X]], %c0
-//       CHECK:   %[[M32:.*]] = arith.index_cast %[[M]] : index to i32
-//       CHECK:   call @cblas_sgemm(%[[ROWMAJOR]], %[[NOTRANS]], %[[NOTRANS]], %[[M32]], %[[C16]], %[[C8]], %[[ONE]], %[[XPTR]], %[[C8]], %[[WPTR]], %[[C16]], %[[ONE]], %[[YPTR]], %[[C16]])
+//       CHECK:   %[[NONEMPTY:.*]] = arith.cmpi sgt, %[[M]], %c0
+//       CHECK:   scf.if %[[NONEMPTY]] {
+//       CHECK:     %{{.*}}, %[[XOFF:.*]], %{{.*}}:2, %{{.*}}:2 = memref.extract_strided_metadata %[[X]]
+//       CHECK:     %[[XBASE:.*]] = memref.extract_aligned_pointer_as_index %[[X]]
+//       CHECK:     %[[XBYTES:.*]] = arith.muli %[[XOFF]], %c4
+//       CHECK:     %[[XADDR:.*]] = arith.addi %[[XBASE]], %[[XBYTES]]
+//       CHECK:     %[[XINT:.*]] = arith.index_cast %[[XADDR]] : index to i64
+//       CHECK:     %[[XPTR:.*]] = llvm.inttoptr %[[XINT]] : i64 to !llvm.ptr
+//       CHECK:     %[[WPTR:.*]] = llvm.inttoptr
+//       CHECK:     %[[YPTR:.*]] = llvm.inttoptr
+// Only the dynamic size can exceed CBLAS's 32-bit ints.
+//       CHECK:     %[[FITS:.*]] = arith.cmpi ule, %[[M]], %{{.*}}
+//       CHECK:     cf.assert %[[FITS]], "linalg.matmul: a size or leading dimension exceeds what CBLAS can take"
+//       CHECK:     %[[M32:.*]] = arith.index_cast %[[M]] : index to i32
+//       CHECK:     call @cblas_sgemm(%[[ROWMAJOR]], %[[NOTRANS]], %[[NOTRANS]], %[[M32]], %[[C16]], %[[C8]], %[[ONE]], %[[XPTR]], %[[C8]], %[[WPTR]], %[[C16]], %[[ONE]], %[[YPTR]], %[[C16]])
 //   CHECK-NOT:   linalg.matmul
 func.func @expert_slice(%x: memref<?x8xf32, strided<[8, 1], offset: ?>>, %w: memref<8x16xf32, strided<[16, 1], offset: ?>>, %y: memref<?x16xf32>) {
   linalg.matmul ins(%x, %w : memref<?x8xf32, strided<[8, 1], offset: ?>>, memref<8x16xf32, strided<[16, 1], offset: ?>>) outs(%y : memref<?x16xf32>)
@@ -38,6 +44,7 @@ func.func @expert_slice(%x: memref<?x8xf32, strided<[8, 1], offset: ?>>, %w: mem
 //       CHECK:     %[[X:.*]] = memref.subview %{{.*}}[%[[E]], 0, 0] [1, 3, 8] [1, 1, 1] : memref<4x3x8xf64> to memref<3x8xf64, strided<[8, 1], offset: ?>>
 //       CHECK:     memref.subview %{{.*}}[%[[E]], 0, 0] [1, 8, 16]
 //       CHECK:     memref.subview %{{.*}}[%[[E]], 0, 0] [1, 3, 16]
+//   CHECK-NOT:     cf.assert
 //       CHECK:     func.call @cblas_dgemm(
 //   CHECK-NOT:   linalg.batch_matmul
 func.func @batched(%x: memref<4x3x8xf64>, %w: memref<4x8x16xf64>, %y: memref<4x3x16xf64>) {
