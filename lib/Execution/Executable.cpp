@@ -12,6 +12,8 @@
 
 #include "moe/Execution/Executable.h"
 
+#include "BufferCache.h"
+
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -34,7 +36,6 @@
 
 #include <csetjmp>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
@@ -85,6 +86,19 @@ llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
 }
 
 } // namespace
+
+/// The allocation functions compiled code calls for its buffers
+/// (`_mlir_memref_to_llvm_alloc`/`_free`): cached host memory on the CPU,
+/// managed memory for CUDA.
+static std::pair<void *(*)(size_t), void (*)(void *)>
+bufferFunctions(Target target) {
+#ifdef MOE_HAVE_CUDA_RUNTIME
+  if (target == Target::CUDA)
+    return {&moeCudaAllocate, &moeCudaFree};
+#endif
+  (void)target;
+  return {&allocateCachedBuffer, &releaseCachedBuffer};
+}
 
 void moe::registerExecutionDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
@@ -195,11 +209,17 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   if (!engine)
     return engine.takeError();
   executable->engine = std::move(*engine);
-  executable->engine->registerSymbols([](llvm::orc::MangleAndInterner intern) {
+  std::pair<void *(*)(size_t), void (*)(void *)> buffers =
+      bufferFunctions(target);
+  executable->engine->registerSymbols([&](llvm::orc::MangleAndInterner intern) {
     llvm::orc::SymbolMap symbols;
-    symbols[intern("moe_runtime_check_failed")] = {
-        llvm::orc::ExecutorAddr::fromPtr(&moeRuntimeCheckFailed),
-        llvm::JITSymbolFlags::Exported};
+    auto define = [&](StringRef name, auto *function) {
+      symbols[intern(name)] = {llvm::orc::ExecutorAddr::fromPtr(function),
+                               llvm::JITSymbolFlags::Exported};
+    };
+    define("moe_runtime_check_failed", &moeRuntimeCheckFailed);
+    define("_mlir_memref_to_llvm_alloc", buffers.first);
+    define("_mlir_memref_to_llvm_free", buffers.second);
     return symbols;
   });
   // Global constructors load the kernels of the CUDA target.
@@ -301,19 +321,11 @@ static void copyStrided(const uint8_t *base, ArrayRef<int64_t> sizes,
 }
 
 void *Executable::allocateBuffer(size_t bytes) const {
-#ifdef MOE_HAVE_CUDA_RUNTIME
-  if (target == Target::CUDA)
-    return moeCudaAllocate(bytes);
-#endif
-  return std::malloc(bytes);
+  return bufferFunctions(target).first(bytes);
 }
 
 void Executable::releaseBuffer(void *buffer) const {
-#ifdef MOE_HAVE_CUDA_RUNTIME
-  if (target == Target::CUDA)
-    return moeCudaFree(buffer);
-#endif
-  std::free(buffer);
+  bufferFunctions(target).second(buffer);
 }
 
 llvm::Expected<SmallVector<HostArray>>
@@ -345,7 +357,7 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
   // Kernels cannot read the caller's arrays: the CUDA target gets copies in
   // managed memory, freed when the call returns.
   SmallVector<void *> deviceCopies;
-  auto releaseCopies = llvm::make_scope_exit([&] {
+  llvm::scope_exit releaseCopies([&] {
     for (void *copy : deviceCopies)
       releaseBuffer(copy);
   });

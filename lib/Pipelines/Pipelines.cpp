@@ -48,6 +48,15 @@ StringRef moe::getStageName(Stage stage) {
   llvm_unreachable("unknown stage");
 }
 
+/// Buffers are allocated through `_mlir_memref_to_llvm_alloc`/`_free`, which
+/// the execution library provides: a cache of host blocks on the CPU, managed
+/// memory for CUDA.
+static FinalizeMemRefToLLVMConversionPassOptions genericAllocationFunctions() {
+  FinalizeMemRefToLLVMConversionPassOptions options;
+  options.useGenericFunctions = true;
+  return options;
+}
+
 /// The stages both targets share.
 static void buildCommonStage(OpPassManager &pm, Stage stage) {
   switch (stage) {
@@ -100,7 +109,8 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage) {
     pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass(
+        genericAllocationFunctions()));
     pm.addPass(createConvertMathToLLVMPass());
     // What LLVM has no intrinsic for (erf, erfc) becomes a libm call.
     pm.addPass(createConvertMathToLibmPass());
@@ -140,15 +150,12 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     return;
   }
   case Stage::LowerToLLVM: {
-    // Host buffers go through the generic allocation functions, which the
-    // CUDA runtime implements with managed memory.
     pm.nest<func::FuncOp>().addPass(createSCFToControlFlowPass());
     pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
-    FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
-    memrefOptions.useGenericFunctions = true;
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass(
+        genericAllocationFunctions()));
 
     // Kernels: NVVM for the chosen chip, with libdevice for math functions.
     pm.addPass(createSCFToControlFlowPass());

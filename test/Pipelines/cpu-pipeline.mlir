@@ -2,11 +2,14 @@
 
 // The CPU pipeline takes a whole layer (noisy gating, dynamic token count) to
 // the LLVM dialect: nothing of moe, linalg, tensor, memref or scf is left.
+// Buffers come from the execution library's allocation functions, and the
+// GEMMs are OpenBLAS calls.
 // CHECK-LABEL: llvm.func @layer
 //  CHECK-SAME:   -> !llvm.struct<(struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>, struct<(ptr, ptr, i64)>, struct<(ptr, ptr, i64)>)>
-//       CHECK:   llvm.call @malloc
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_alloc
+//       CHECK:   llvm.call @cblas_sgemm
 //       CHECK:   llvm.call @erfcf
-//       CHECK:   llvm.call @free
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_free
 //   CHECK-NOT: moe.
 //   CHECK-NOT: linalg.
 //   CHECK-NOT: tensor.
