@@ -66,13 +66,15 @@ def ConvertRuntimeChecksToCalls
 def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   let summary = "Run f32/f64 GEMMs on buffers through CBLAS (OpenBLAS)";
   let description = [{
-    Replaces `linalg.matmul` on memrefs whose operands are all f32 (or all
-    f64), with the default indexing maps and rows of unit stride, by a call
-    to `cblas_sgemm` (`cblas_dgemm`) that accumulates into the output
+    Replaces `linalg.matmul` on memrefs with an f32 (or f64) output, the
+    default indexing maps and rows of unit stride, by a call to
+    `cblas_sgemm` (`cblas_dgemm`) that accumulates into the output
     (`beta = 1`, as `linalg.matmul` does); `linalg.batch_matmul` becomes a
     loop of such calls over the batch. Leading dimensions and the buffers'
     offsets come from the memrefs' strided metadata, so slices of larger
-    buffers (one expert's rows and weights) need no copy. Empty products
+    buffers (one expert's rows and weights) need no copy. Narrower inputs
+    (bf16/f16 data accumulated in f32) are first widened into a temporary
+    copy, since CBLAS has no mixed-precision GEMM. Empty products
     skip the call; sizes beyond CBLAS's 32-bit ints fail a run-time check.
 
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them

@@ -23,26 +23,67 @@ namespace {
 constexpr int32_t kCblasRowMajor = 101;
 constexpr int32_t kCblasNoTrans = 111;
 
-/// The element type all operands of `op` share, if it is one CBLAS has a
-/// GEMM for and every operand is a memref whose rows have unit stride.
+bool hasUnitStrideRows(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(type.getStridesAndOffset(strides, offset)) &&
+         !strides.empty() && strides.back() == 1;
+}
+
+/// Whether the input `operand` of a GEMM in `gemmType` must first be widened
+/// into a `gemmType` copy: bf16/f16 data accumulated in f32 (CBLAS has no
+/// mixed-precision GEMM).
+bool needsWidening(Value operand, FloatType gemmType) {
+  return cast<MemRefType>(operand.getType()).getElementType() != gemmType;
+}
+
+/// The type of the GEMM `op` computes, if CBLAS has it: the output is f32 or
+/// f64 with unit-stride rows, and each input is either of that type with
+/// unit-stride rows or a narrower float to widen.
 std::optional<FloatType> blasElementType(linalg::LinalgOp op) {
-  std::optional<FloatType> common;
-  for (Value operand : op->getOperands()) {
-    auto type = dyn_cast<MemRefType>(operand.getType());
+  auto outputType =
+      dyn_cast<MemRefType>(op.getDpsInits().front().getType());
+  if (!outputType || !hasUnitStrideRows(outputType))
+    return std::nullopt;
+  auto gemmType = dyn_cast<FloatType>(outputType.getElementType());
+  if (!gemmType || !(gemmType.isF32() || gemmType.isF64()))
+    return std::nullopt;
+  for (Value input : op.getDpsInputs()) {
+    auto type = dyn_cast<MemRefType>(input.getType());
     if (!type)
       return std::nullopt;
     auto element = dyn_cast<FloatType>(type.getElementType());
-    if (!element || !(element.isF32() || element.isF64()) ||
-        (common && *common != element))
+    if (!element)
       return std::nullopt;
-    common = element;
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
-        strides.back() != 1)
+    bool direct = element == gemmType && hasUnitStrideRows(type);
+    bool widened = element.getWidth() < gemmType.getWidth();
+    if (!direct && !widened)
       return std::nullopt;
   }
-  return common;
+  return gemmType;
+}
+
+/// A contiguous `gemmType` copy of the narrower `operand`.
+Value widen(PatternRewriter &rewriter, Location loc, Value operand,
+            FloatType gemmType) {
+  auto type = cast<MemRefType>(operand.getType());
+  SmallVector<Value> dynamicSizes;
+  for (auto [dim, size] : llvm::enumerate(type.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamicSizes.push_back(memref::DimOp::create(rewriter, loc, operand, dim));
+  Value wide = memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(type.getShape(), gemmType), dynamicSizes);
+  AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
+  linalg::GenericOp::create(
+      rewriter, loc, ValueRange{operand}, ValueRange{wide},
+      ArrayRef<AffineMap>{identity, identity},
+      SmallVector<utils::IteratorType>(type.getRank(),
+                                       utils::IteratorType::parallel),
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            b, l, ValueRange{arith::ExtFOp::create(b, l, gemmType, args[0])});
+      });
+  return wide;
 }
 
 struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
@@ -159,15 +200,28 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
           rewriter, loc, memref::getMixedSize(rewriter, loc, operand, dim));
     };
     Value mIndex = size(lhs, 0), kIndex = size(lhs, 1), nIndex = size(rhs, 1);
-    Value nonEmpty = arith::ConstantIntOp::create(rewriter, loc, 1, 1);
-    for (Value size : {mIndex, kIndex, nIndex})
-      nonEmpty = arith::AndIOp::create(
-          rewriter, loc, nonEmpty,
-          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sgt,
-                                size, zero));
-    auto nonEmptyProduct = scf::IfOp::create(rewriter, loc, nonEmpty,
-                                             /*withElseRegion=*/false);
-    rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
+    Value nonEmpty;
+    for (Value size : {mIndex, kIndex, nIndex}) {
+      std::optional<int64_t> known = getConstantIntValue(size);
+      if (known && *known > 0)
+        continue;
+      Value positive = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::sgt, size, zero);
+      nonEmpty = nonEmpty ? arith::AndIOp::create(rewriter, loc, nonEmpty,
+                                                  positive)
+                          : positive;
+    }
+    if (nonEmpty) {
+      auto nonEmptyProduct = scf::IfOp::create(rewriter, loc, nonEmpty,
+                                               /*withElseRegion=*/false);
+      rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
+    }
+    SmallVector<Value> copies;
+    for (Value *input : {&lhs, &rhs})
+      if (needsWidening(*input, *elementType)) {
+        *input = widen(rewriter, loc, *input, *elementType);
+        copies.push_back(*input);
+      }
     Matrix a = matrix(lhs), b = matrix(rhs), c = matrix(out);
     Value m = int32(mIndex);
     Value k = int32(kIndex);
@@ -185,6 +239,8 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                    constant32(kCblasNoTrans), m, n, k, one, a.pointer,
                    a.leadingDimension, b.pointer, b.leadingDimension, one,
                    c.pointer, c.leadingDimension});
+    for (Value copy : copies)
+      memref::DeallocOp::create(rewriter, loc, copy);
     rewriter.eraseOp(op);
     return success();
   }

@@ -54,9 +54,23 @@ func.func @batched(%x: memref<4x3x8xf64>, %w: memref<4x8x16xf64>, %y: memref<4x3
 
 // -----
 
-// Mixed precision has no CBLAS GEMM: left to the loops.
+// bf16 inputs accumulated in f32: CBLAS has no mixed-precision GEMM, so the
+// inputs are widened into f32 copies, freed after the call. Static sizes
+// need no emptiness test.
 // CHECK-LABEL: func @mixed_precision
-//       CHECK:   linalg.matmul
+//  CHECK-SAME: (%[[X:.*]]: memref<3x8xbf16>, %[[W:.*]]: memref<8x16xbf16>, %[[Y:.*]]: memref<3x16xf32>)
+//   CHECK-NOT:   scf.if
+//       CHECK:   %[[XW:.*]] = memref.alloc() : memref<3x8xf32>
+//       CHECK:   linalg.generic {{.*}} ins(%[[X]] : memref<3x8xbf16>) outs(%[[XW]] : memref<3x8xf32>)
+//       CHECK:     arith.extf %{{.*}} : bf16 to f32
+//       CHECK:   %[[WW:.*]] = memref.alloc() : memref<8x16xf32>
+//       CHECK:   linalg.generic {{.*}} ins(%[[W]] : memref<8x16xbf16>) outs(%[[WW]] : memref<8x16xf32>)
+//       CHECK:   memref.extract_aligned_pointer_as_index %[[XW]]
+//       CHECK:   memref.extract_aligned_pointer_as_index %[[WW]]
+//       CHECK:   call @cblas_sgemm(
+//       CHECK:   memref.dealloc %[[XW]]
+//       CHECK:   memref.dealloc %[[WW]]
+//   CHECK-NOT:   linalg.matmul
 func.func @mixed_precision(%x: memref<3x8xbf16>, %w: memref<8x16xbf16>, %y: memref<3x16xf32>) {
   linalg.matmul ins(%x, %w : memref<3x8xbf16>, memref<8x16xbf16>) outs(%y : memref<3x16xf32>)
   return
