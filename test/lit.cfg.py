@@ -38,6 +38,8 @@ config.substitutions.append(
          os.path.join(config.moe_src_root, "test", "lib", "run_model.py"),
          os.path.join(config.moe_tools_dir, "moe-run"))))
 config.excludes.append("Inputs")
+# Fuzzer inputs are data for Fuzz/regressions.test, not tests.
+config.excludes.append("ir")
 
 # The CUDA pipeline links libdevice from the toolkit into kernels; ptxas
 # assembles them in the cubin format.

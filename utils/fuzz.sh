@@ -29,6 +29,8 @@ for path in sources:
         name = "-".join(path.relative_to(root).with_suffix("").parts)
         (out / f"{name}-{index}.mlir").write_text(chunk)
 PY
+# Inputs that once crashed a target stay in its seeds.
+cp "$root"/test/Fuzz/ir/* "$work/ir-seeds/"
 /usr/bin/python3 "$root/test/Tools/Inputs/make_arrays.py" "$work/npy-seeds"
 
 if (($#)); then
