@@ -70,6 +70,12 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
     pm.addPass(createConvertMoEToLinalg());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
+    // One pass over the data for chains of elementwise ops (bias and
+    // activation after a GEMM, the steps of a softmax), and no buffer
+    // between them.
+    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
     return;
   case Stage::Bufferize: {
     bufferization::OneShotBufferizePassOptions options;
