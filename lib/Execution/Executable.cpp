@@ -1,12 +1,13 @@
 //===- Executable.cpp - Compile a module and call its entry points --------===//
 //
-// Calling convention: the CPU pipeline lowers every function with the
-// default memref ABI, and the ExecutionEngine wraps each one in a "packed"
-// function taking `void **`. A memref argument of rank r expands to 3 + 2r
-// scalars (allocated pointer, aligned pointer, offset, sizes, strides); the
-// results come back as one struct of such descriptors, all 8-byte fields, so
-// they read as a flat array of 64-bit words. The deallocation pipeline gives
-// the caller ownership of every returned buffer (malloc'ed).
+// Calling convention: both pipelines lower every function with the default
+// memref ABI, and the ExecutionEngine wraps each one in a "packed" function
+// taking `void **`. A memref argument of rank r expands to 3 + 2r scalars
+// (allocated pointer, aligned pointer, offset, sizes, strides); the results
+// come back as one struct of such descriptors, all 8-byte fields, so they
+// read as a flat array of 64-bit words. The deallocation pipeline gives the
+// caller ownership of every returned buffer, allocated through the generic
+// allocation functions this library provides.
 //
 //===----------------------------------------------------------------------===//
 

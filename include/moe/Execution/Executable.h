@@ -90,8 +90,8 @@ private:
           Target target,
           function_ref<void(OpPassManager &, Stage)> buildStage);
 
-  /// Buffers compiled code may read and free: malloc'ed on the CPU, managed
-  /// memory for CUDA.
+  /// Buffers compiled code may read and free: from the buffer cache on the
+  /// CPU, managed memory for CUDA.
   void *allocateBuffer(size_t bytes) const;
   void releaseBuffer(void *buffer) const;
 
