@@ -178,11 +178,10 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
           rewriter, loc, rewriter.getI64Type(), address);
       Value pointer =
           LLVM::IntToPtrOp::create(rewriter, loc, pointerType, asInteger);
-      // Static row strides make static leading dimensions.
-      SmallVector<int64_t> strides;
-      int64_t offset;
-      (void)cast<MemRefType>(operand.getType())
-          .getStridesAndOffset(strides, offset);
+      // Static row strides make static leading dimensions. Every operand
+      // here is strided: blasElementType checked, or it is a fresh copy.
+      auto [strides, offset] =
+          cast<MemRefType>(operand.getType()).getStridesAndOffset();
       Value rowStride =
           ShapedType::isDynamic(strides.front())
               ? metadata.getStrides()[0]
