@@ -58,6 +58,19 @@ Value gatherRows(OpBuilder &b, Location loc, Value input, Value source,
       .front();
 }
 
+/// The run-time checks of a dispatch's operands: one routing row per token,
+/// and expert indices that address the groups.
+void requireValidRouting(OpBuilder &b, Operation *op, Value input,
+                         Value indices, int64_t numExperts) {
+  Location loc = op->getLoc();
+  StringRef name = op->getName().getStringRef();
+  requireSameSize(b, loc, indices, 0, input, 0,
+                  name + ": 'indices' and 'input' differ in the number of "
+                         "tokens");
+  requireAllInRange(b, loc, indices, 0, indexConstant(b, loc, numExperts),
+                    name + ": an expert index is outside [0, num_experts)");
+}
+
 OpFoldResult multiplySizes(OpBuilder &b, Location loc, OpFoldResult lhs,
                            OpFoldResult rhs) {
   std::optional<int64_t> lhsConstant = getConstantIntValue(lhs);
@@ -90,13 +103,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     int64_t numExperts = op.getNumExperts();
     Value zero = indexConstant(rewriter, loc, 0);
     Value one = indexConstant(rewriter, loc, 1);
-    requireSameSize(rewriter, loc, indices, 0, input, 0,
-                    "moe.dispatch: 'indices' and 'input' differ in the "
-                    "number of tokens");
-    requireAllInRange(rewriter, loc, indices, 0,
-                      indexConstant(rewriter, loc, numExperts),
-                      "moe.dispatch: an expert index is outside [0, "
-                      "num_experts)");
+    requireValidRouting(rewriter, op, input, indices, numExperts);
 
     // offsets = exclusive prefix sum of the tokens per expert.
     Value counts =
@@ -187,13 +194,7 @@ struct CapacityDispatchLowering : OpConversionPattern<CapacityDispatchOp> {
     Value numTokensValue =
         getValueOrCreateConstantIndexOp(rewriter, loc, numTokens);
     Value kValue = getValueOrCreateConstantIndexOp(rewriter, loc, k);
-    requireSameSize(rewriter, loc, indices, 0, input, 0,
-                    "moe.capacity_dispatch: 'indices' and 'input' differ in "
-                    "the number of tokens");
-    requireAllInRange(rewriter, loc, indices, 0,
-                      indexConstant(rewriter, loc, numExperts),
-                      "moe.capacity_dispatch: an expert index is outside [0, "
-                      "num_experts)");
+    requireValidRouting(rewriter, op, input, indices, numExperts);
 
     OpFoldResult capacity = capacityOf(rewriter, op, numTokensValue, kValue);
     Value capacityValue = castIndex(

@@ -84,6 +84,16 @@ void check(CUresult result, const std::string &what) {
     fail(what + " failed: " + describe(result));
 }
 
+/// Checks a call that releases something. Releases also run while cleaning
+/// up after a failure (a faulted context fails every later call, and an
+/// unloaded driver reports itself deinitialized): report, but do not fail the
+/// cleanup.
+void checkCleanup(CUresult result, const char *call) {
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
+    std::fprintf(stderr, "moe CUDA runtime: %s failed: %s\n", call,
+                 describe(result).c_str());
+}
+
 template <typename Function>
 bool loadSymbol(void *library, Function &function, const char *name,
                 std::string &error) {
@@ -209,13 +219,9 @@ void *moeCudaAllocate(size_t bytes) {
 void moeCudaFree(void *pointer) {
   if (!pointer)
     return;
-  // Frees also run while cleaning up after a failure (a faulted context
-  // fails every later call): report, but do not fail the cleanup.
-  CUresult result =
-      driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer));
-  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
-    std::fprintf(stderr, "moe CUDA runtime: cuMemFree failed: %s\n",
-                 describe(result).c_str());
+  checkCleanup(
+      driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer)),
+      "cuMemFree");
 }
 
 void *mgpuModuleLoad(void *data, size_t size) {
@@ -245,11 +251,9 @@ void mgpuModuleUnload(void *module) {
   // Runs from global destructors, also after a failed load.
   if (!module)
     return;
-  CUresult result =
-      driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module));
-  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
-    std::fprintf(stderr, "moe CUDA runtime: cuModuleUnload failed: %s\n",
-                 describe(result).c_str());
+  checkCleanup(
+      driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module)),
+      "cuModuleUnload");
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
