@@ -233,9 +233,11 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
 llvm::Expected<std::unique_ptr<Executable>>
 Executable::compileForCPU(OwningOpRef<ModuleOp> module,
                           const CompileOptions &options) {
+  CPUPipelineOptions pipelineOptions;
+  pipelineOptions.fuse = options.fuse;
   return compile(std::move(module), options, Target::CPU,
-                 [](OpPassManager &pm, Stage stage) {
-                   buildCPUStage(pm, stage);
+                 [&](OpPassManager &pm, Stage stage) {
+                   buildCPUStage(pm, stage, pipelineOptions);
                  });
 }
 
@@ -249,6 +251,7 @@ Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
         Twine("the CUDA backend needs an NVIDIA GPU: ") + message);
   moeCudaSetErrorHandler(&failCompiledCode);
   CUDAPipelineOptions pipelineOptions;
+  pipelineOptions.fuse = options.fuse;
   if (chip.empty()) {
     char deviceChip[32] = {};
     if (auto error = guarded("asking the GPU for its architecture", [&] {

@@ -22,12 +22,12 @@ using namespace mlir;
 using namespace mlir::moe;
 
 ArrayRef<Stage> moe::getStages(Target target) {
-  static constexpr Stage cpuStages[] = {Stage::ExpandLayers,
-                                        Stage::LowerToLinalg, Stage::Bufferize,
-                                        Stage::LowerToLLVM};
+  static constexpr Stage cpuStages[] = {
+      Stage::ExpandLayers, Stage::Fuse, Stage::LowerToLinalg,
+      Stage::Bufferize, Stage::LowerToLLVM};
   static constexpr Stage cudaStages[] = {
-      Stage::ExpandLayers, Stage::LowerToLinalg, Stage::Bufferize,
-      Stage::MapToGPU, Stage::LowerToLLVM};
+      Stage::ExpandLayers, Stage::Fuse,     Stage::LowerToLinalg,
+      Stage::Bufferize,    Stage::MapToGPU, Stage::LowerToLLVM};
   return target == Target::CPU ? ArrayRef<Stage>(cpuStages)
                                : ArrayRef<Stage>(cudaStages);
 }
@@ -36,6 +36,8 @@ StringRef moe::getStageName(Stage stage) {
   switch (stage) {
   case Stage::ExpandLayers:
     return "expand";
+  case Stage::Fuse:
+    return "fuse";
   case Stage::LowerToLinalg:
     return "linalg";
   case Stage::Bufferize:
@@ -90,6 +92,7 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
     pm.addPass(createConvertBufferizationToMemRefPass());
     return;
   }
+  case Stage::Fuse:
   case Stage::MapToGPU:
   case Stage::LowerToLLVM:
     break;
@@ -97,11 +100,18 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
   llvm_unreachable("not a stage the targets share");
 }
 
-void moe::buildCPUStage(OpPassManager &pm, Stage stage) {
+void moe::buildCPUStage(OpPassManager &pm, Stage stage,
+                        const CPUPipelineOptions &options) {
   switch (stage) {
   case Stage::ExpandLayers:
   case Stage::LowerToLinalg:
     buildCommonStage(pm, stage);
+    return;
+  case Stage::Fuse:
+    if (!options.fuse)
+      return;
+    pm.addPass(createMoEFuseRouting());
+    pm.addPass(createMoEFuseExperts());
     return;
   case Stage::Bufferize:
     buildCommonStage(pm, stage);
@@ -135,6 +145,13 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
   case Stage::ExpandLayers:
   case Stage::LowerToLinalg:
     buildCommonStage(pm, stage);
+    return;
+  case Stage::Fuse:
+    // Not the experts: moe.routed_ffn's scatter-add is a host loop over
+    // rows, which would launch a kernel per row. The GPU needs its own
+    // grouped-GEMM kernels for that fusion.
+    if (options.fuse)
+      pm.addPass(createMoEFuseRouting());
     return;
   case Stage::Bufferize:
     buildCommonStage(pm, stage);
@@ -215,9 +232,10 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
   llvm_unreachable("unknown stage");
 }
 
-void moe::buildCPUPipeline(OpPassManager &pm) {
+void moe::buildCPUPipeline(OpPassManager &pm,
+                           const CPUPipelineOptions &options) {
   for (Stage stage : getStages(Target::CPU))
-    buildCPUStage(pm, stage);
+    buildCPUStage(pm, stage, options);
 }
 
 void moe::buildCUDAPipeline(OpPassManager &pm,
@@ -227,14 +245,14 @@ void moe::buildCUDAPipeline(OpPassManager &pm,
 }
 
 void moe::registerMoEPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CPUPipelineOptions>(
       "moe-cpu-pipeline",
       "Lower moe ops on tensors to the LLVM dialect for the CPU (expand, "
-      "linalg, bufferize, LLVM)",
+      "fuse, linalg, bufferize, LLVM)",
       buildCPUPipeline);
   PassPipelineRegistration<CUDAPipelineOptions>(
       "moe-cuda-pipeline",
       "Lower moe ops on tensors to host LLVM-dialect code launching NVVM "
-      "kernels (expand, linalg, bufferize, map to GPU, LLVM and binaries)",
+      "kernels (expand, fuse, linalg, bufferize, map to GPU, LLVM and binaries)",
       buildCUDAPipeline);
 }

@@ -2,7 +2,7 @@
 """Run an example model (or a variant of it) with moe-run and check it.
 
     run_model.py MODEL --moe-run PATH --work DIR [--backend cpu|cuda]
-                 [--tokens T] [--seed S]
+                 [--no-fuse] [--tokens T] [--seed S]
                  [--dtype f32|f16|bf16|f64] [--tie-experts I,J]
                  [--starve-expert E] [model overrides: --d --h --n --k ...]
 
@@ -35,6 +35,8 @@ def main(argv=None):
     parser.add_argument("--moe-run", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="compile without the fusion stage")
     parser.add_argument("--tokens", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=generate_inputs.STORAGE_DTYPES,
@@ -61,6 +63,8 @@ def main(argv=None):
 
     command = [str(args.moe_run), str(model), *map(str, paths),
                "--output-dir", str(results), f"--backend={args.backend}"]
+    if args.no_fuse:
+        command.append("--fuse=false")
     run = subprocess.run(command, capture_output=True, text=True)
     sys.stdout.write(run.stdout)
     if run.returncode != 0:

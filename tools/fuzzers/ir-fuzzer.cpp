@@ -38,6 +38,7 @@ MLIRContext &context() {
 /// the first that reports an error.
 void runStages(ModuleOp module, moe::Target target) {
   OwningOpRef<ModuleOp> copy = module.clone();
+  moe::CPUPipelineOptions cpuOptions;
   moe::CUDAPipelineOptions cudaOptions;
   cudaOptions.format = moe::KernelFormat::PTX;
   for (moe::Stage stage : moe::getStages(target)) {
@@ -46,7 +47,7 @@ void runStages(ModuleOp module, moe::Target target) {
       return;
     PassManager pm(&context());
     if (target == moe::Target::CPU)
-      moe::buildCPUStage(pm, stage);
+      moe::buildCPUStage(pm, stage, cpuOptions);
     else
       moe::buildCUDAStage(pm, stage, cudaOptions);
     if (failed(pm.run(*copy)))

@@ -75,6 +75,11 @@ llvm::cl::opt<std::string>
             llvm::cl::desc("GPU architecture to compile for with "
                            "--backend=cuda (default: the GPU's own)"),
             llvm::cl::value_desc("sm_XY"));
+llvm::cl::opt<bool>
+    fuse("fuse",
+         llvm::cl::desc("Run the pipeline's fusion stage (default true; "
+                        "--fuse=false lowers every moe op on its own)"),
+         llvm::cl::init(true));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
                                  llvm::cl::Prefix, llvm::cl::init(3));
 
@@ -176,6 +181,7 @@ int main(int argc, char **argv) {
 
   CompileOptions options;
   options.optLevel = optLevel;
+  options.fuse = fuse;
   unsigned stageNumber = 0;
   std::string dumpError;
   if (!dumpStages.empty()) {

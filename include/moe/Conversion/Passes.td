@@ -22,7 +22,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     data in a parallel `linalg.generic`; histograms are reductions over
     `(token, choice, expert)`. Dropless experts run in an `scf.for` over
     experts on slices of the grouped rows; capacity-layout experts are
-    `linalg.batch_matmul`s.
+    `linalg.batch_matmul`s. `moe.routed_ffn` walks each expert's rows in
+    tiles of `routed-tile-rows`, gathering a tile from the tokens, running
+    it through the expert and scatter-adding its weighted output.
 
     Sizes the verifier cannot compare (dynamic token counts) and data that
     addresses memory (expert indices, dispatch rows, offsets) are checked at
@@ -33,6 +35,12 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     `moe.all_to_all` lowered to runtime calls first (no such lowering exists
     yet); both are reported as errors.
   }];
+  let options = [
+    Option<"routedTileRows", "routed-tile-rows", "int64_t", /*default=*/"256",
+           "Rows of one expert that moe.routed_ffn gathers and computes at "
+           "a time: large enough for an efficient GEMM, small enough that "
+           "the tile stays in cache">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",

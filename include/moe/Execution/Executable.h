@@ -51,6 +51,8 @@ struct CompileOptions {
   std::function<void(StringRef stage, ModuleOp module)> afterStage;
   /// LLVM optimization level of the JIT (0-3).
   unsigned optLevel = 3;
+  /// Whether the pipeline's fusion stage runs.
+  bool fuse = true;
 };
 
 class Executable {

@@ -24,8 +24,20 @@ enum class Target { CPU, CUDA };
 /// How the CUDA pipeline embeds kernels in the host module.
 enum class KernelFormat { PTX, Cubin, Fatbin };
 
+/// Options of the CPU pipeline (`moe-cpu-pipeline{...}`).
+struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
+  Option<bool> fuse{*this, "fuse",
+                    llvm::cl::desc("Run the fusion stage (off: every moe op "
+                                   "is lowered on its own, for comparison)"),
+                    llvm::cl::init(true)};
+};
+
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).
 struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
+  Option<bool> fuse{*this, "fuse",
+                    llvm::cl::desc("Run the fusion stage (off: every moe op "
+                                   "is lowered on its own, for comparison)"),
+                    llvm::cl::init(true)};
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("GPU architecture to compile for"),
                            llvm::cl::init("sm_90")};
@@ -57,6 +69,9 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
 enum class Stage {
   /// `moe.layer` to the fine-grained ops.
   ExpandLayers,
+  /// Fine-grained ops fused where the fused form reads or writes less
+  /// memory: routing on both targets, dispatch-experts-combine on the CPU.
+  Fuse,
   /// `moe` ops to linalg/tensor/scf/arith/math on tensors.
   LowerToLinalg,
   /// Tensors to buffers, with deallocation; linalg ops to loops (parallel
@@ -77,7 +92,8 @@ StringRef getStageName(Stage stage);
 
 /// Adds the passes of one stage of the CPU pipeline to `pm` (a module pass
 /// manager).
-void buildCPUStage(OpPassManager &pm, Stage stage);
+void buildCPUStage(OpPassManager &pm, Stage stage,
+                   const CPUPipelineOptions &options);
 
 /// Adds the passes of one stage of the CUDA pipeline. Host buffers are
 /// allocated through `_mlir_memref_to_llvm_alloc`/`_free`, which the CUDA
@@ -89,7 +105,7 @@ void buildCUDAStage(OpPassManager &pm, Stage stage,
 /// Adds the whole CPU pipeline: `moe` ops on tensors to the LLVM dialect.
 /// Function arguments that are not marked `bufferization.writable = false`
 /// may be written in place.
-void buildCPUPipeline(OpPassManager &pm);
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
 /// Adds the whole CUDA pipeline: `moe` ops on tensors to host code in the
 /// LLVM dialect that launches NVVM kernels embedded as `gpu.binary`.

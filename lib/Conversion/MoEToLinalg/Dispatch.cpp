@@ -58,19 +58,6 @@ Value gatherRows(OpBuilder &b, Location loc, Value input, Value source,
       .front();
 }
 
-/// The run-time checks of a dispatch's operands: one routing row per token,
-/// and expert indices that address the groups.
-void requireValidRouting(OpBuilder &b, Operation *op, Value input,
-                         Value indices, int64_t numExperts) {
-  Location loc = op->getLoc();
-  StringRef name = op->getName().getStringRef();
-  requireSameSize(b, loc, indices, 0, input, 0,
-                  name + ": 'indices' and 'input' differ in the number of "
-                         "tokens");
-  requireAllInRange(b, loc, indices, 0, indexConstant(b, loc, numExperts),
-                    name + ": an expert index is outside [0, num_experts)");
-}
-
 OpFoldResult multiplySizes(OpBuilder &b, Location loc, OpFoldResult lhs,
                            OpFoldResult rhs) {
   std::optional<int64_t> lhsConstant = getConstantIntValue(lhs);
@@ -90,6 +77,84 @@ Value extractIndex(OpBuilder &b, Location loc, Value tensor,
                    b.getIndexType());
 }
 
+} // namespace
+
+ExpertGroups lowering::groupByExpert(OpBuilder &b, Location loc, Value indices,
+                                     int64_t numExperts) {
+  Type indexType = cast<RankedTensorType>(indices.getType()).getElementType();
+  Value zero = indexConstant(b, loc, 0);
+  Value one = indexConstant(b, loc, 1);
+
+  // offsets = exclusive prefix sum of the tokens per expert.
+  Value counts = sumPerExpert(b, loc, indices, Value(), numExperts, indexType);
+  Value offsets = tensor::InsertOp::create(
+      b, loc, intConstant(b, loc, indexType, 0),
+      emptyTensor(b, loc, {b.getIndexAttr(numExperts + 1)}, indexType),
+      ValueRange{zero});
+  auto prefixSum = scf::ForOp::create(
+      b, loc, zero, indexConstant(b, loc, numExperts), one,
+      ValueRange{offsets, intConstant(b, loc, indexType, 0)},
+      [&](OpBuilder &nb, Location l, Value expert, ValueRange state) {
+        Value count =
+            tensor::ExtractOp::create(nb, l, counts, ValueRange{expert});
+        Value end = arith::AddIOp::create(nb, l, state[1], count);
+        Value next = arith::AddIOp::create(nb, l, expert, one);
+        Value updated =
+            tensor::InsertOp::create(nb, l, end, state[0], ValueRange{next});
+        scf::YieldOp::create(nb, l, ValueRange{updated, end});
+      });
+  offsets = prefixSum.getResult(0);
+
+  // Walks the choices in token order, giving each the next free row of its
+  // expert's group.
+  OpFoldResult numTokens = tensor::getMixedSize(b, loc, indices, 0);
+  OpFoldResult k = tensor::getMixedSize(b, loc, indices, 1);
+  OpFoldResult numRows = multiplySizes(b, loc, numTokens, k);
+  Value kValue = getValueOrCreateConstantIndexOp(b, loc, k);
+  Value nextFree = tensor::ExtractSliceOp::create(
+      b, loc, offsets, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  Value rows = emptyTensor(b, loc, {numTokens, k}, indexType);
+  Value sourceChoices = emptyTensor(b, loc, numRows, indexType);
+  auto assign = scf::ForOp::create(
+      b, loc, zero, getValueOrCreateConstantIndexOp(b, loc, numRows), one,
+      ValueRange{nextFree, rows, sourceChoices},
+      [&](OpBuilder &nb, Location l, Value choice, ValueRange state) {
+        Value token = arith::DivUIOp::create(nb, l, choice, kValue);
+        Value slot = arith::RemUIOp::create(nb, l, choice, kValue);
+        Value expert = extractIndex(nb, l, indices, {token, slot});
+        Value row =
+            tensor::ExtractOp::create(nb, l, state[0], ValueRange{expert});
+        Value rowIndex = castIndex(nb, l, row, nb.getIndexType());
+        Value newNextFree = tensor::InsertOp::create(
+            nb, l,
+            arith::AddIOp::create(nb, l, row, intConstant(nb, l, indexType, 1)),
+            state[0], ValueRange{expert});
+        Value newRows = tensor::InsertOp::create(nb, l, row, state[1],
+                                                 ValueRange{token, slot});
+        Value newSources = tensor::InsertOp::create(
+            nb, l, castIndex(nb, l, choice, indexType), state[2],
+            ValueRange{rowIndex});
+        scf::YieldOp::create(nb, l,
+                             ValueRange{newNextFree, newRows, newSources});
+      });
+  return {offsets, assign.getResult(1), assign.getResult(2)};
+}
+
+void lowering::requireValidRouting(OpBuilder &b, Operation *op, Value input,
+                                   Value indices, int64_t numExperts) {
+  Location loc = op->getLoc();
+  StringRef name = op->getName().getStringRef();
+  requireSameSize(b, loc, indices, 0, input, 0,
+                  name + ": 'indices' and 'input' differ in the number of "
+                         "tokens");
+  requireAllInRange(b, loc, indices, 0, indexConstant(b, loc, numExperts),
+                    name + ": an expert index is outside [0, num_experts)");
+}
+
+namespace {
+
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -100,78 +165,26 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     Value input = adaptor.getInput();
     Value indices = adaptor.getIndices();
     Type indexType = cast<RankedTensorType>(indices.getType()).getElementType();
-    int64_t numExperts = op.getNumExperts();
-    Value zero = indexConstant(rewriter, loc, 0);
-    Value one = indexConstant(rewriter, loc, 1);
-    requireValidRouting(rewriter, op, input, indices, numExperts);
+    requireValidRouting(rewriter, op, input, indices, op.getNumExperts());
+    ExpertGroups groups =
+        groupByExpert(rewriter, loc, indices, op.getNumExperts());
 
-    // offsets = exclusive prefix sum of the tokens per expert.
-    Value counts =
-        sumPerExpert(rewriter, loc, indices, Value(), numExperts, indexType);
-    Value offsets = tensor::InsertOp::create(
-        rewriter, loc, intConstant(rewriter, loc, indexType, 0),
-        emptyTensor(rewriter, loc, {rewriter.getIndexAttr(numExperts + 1)},
-                    indexType),
-        ValueRange{zero});
-    auto prefixSum = scf::ForOp::create(
-        rewriter, loc, zero, indexConstant(rewriter, loc, numExperts), one,
-        ValueRange{offsets, intConstant(rewriter, loc, indexType, 0)},
-        [&](OpBuilder &b, Location l, Value expert, ValueRange state) {
-          Value count =
-              tensor::ExtractOp::create(b, l, counts, ValueRange{expert});
-          Value end = arith::AddIOp::create(b, l, state[1], count);
-          Value next = arith::AddIOp::create(b, l, expert, one);
-          Value updated =
-              tensor::InsertOp::create(b, l, end, state[0], ValueRange{next});
-          scf::YieldOp::create(b, l, ValueRange{updated, end});
-        });
-    offsets = prefixSum.getResult(0);
-
-    // Walks the choices in token order, giving each the next free row of its
-    // expert's group.
-    OpFoldResult numTokens = tensor::getMixedSize(rewriter, loc, indices, 0);
-    OpFoldResult k = tensor::getMixedSize(rewriter, loc, indices, 1);
-    OpFoldResult numRows = multiplySizes(rewriter, loc, numTokens, k);
-    Value kValue = getValueOrCreateConstantIndexOp(rewriter, loc, k);
-    Value nextFree = tensor::ExtractSliceOp::create(
-        rewriter, loc, offsets, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(numExperts)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)});
-    Value rows = emptyTensor(rewriter, loc, {numTokens, k}, indexType);
-    Value sourceToken = emptyTensor(rewriter, loc, numRows, indexType);
-    auto assign = scf::ForOp::create(
-        rewriter, loc, zero,
-        getValueOrCreateConstantIndexOp(rewriter, loc, numRows), one,
-        ValueRange{nextFree, rows, sourceToken},
-        [&](OpBuilder &b, Location l, Value choice, ValueRange state) {
-          Value token = arith::DivUIOp::create(b, l, choice, kValue);
-          Value slot = arith::RemUIOp::create(b, l, choice, kValue);
-          Value expert = extractIndex(b, l, indices, {token, slot});
-          Value row =
-              tensor::ExtractOp::create(b, l, state[0], ValueRange{expert});
-          Value rowIndex = castIndex(b, l, row, b.getIndexType());
-          Value newNextFree = tensor::InsertOp::create(
-              b, l,
-              arith::AddIOp::create(b, l, row,
-                                    intConstant(b, l, indexType, 1)),
-              state[0], ValueRange{expert});
-          Value newRows = tensor::InsertOp::create(b, l, row, state[1],
-                                                   ValueRange{token, slot});
-          Value newSource = tensor::InsertOp::create(
-              b, l, castIndex(b, l, token, indexType), state[2],
-              ValueRange{rowIndex});
-          scf::YieldOp::create(b, l,
-                               ValueRange{newNextFree, newRows, newSource});
-        });
-
-    OpFoldResult width = tensor::getMixedSize(rewriter, loc, input, 1);
-    Value tokens = gatherRows(rewriter, loc, input, assign.getResult(2),
-                              {numRows, width});
+    Value k = castIndex(rewriter, loc,
+                        tensor::DimOp::create(rewriter, loc, indices, 1),
+                        indexType);
+    Value sourceTokens =
+        mapElements(rewriter, loc, groups.sourceChoices, indexType,
+                    [&](OpBuilder &b, Location l, Value choice) -> Value {
+                      return arith::DivUIOp::create(b, l, choice, k);
+                    });
+    Value tokens = gatherRows(
+        rewriter, loc, input, sourceTokens,
+        {tensor::getMixedSize(rewriter, loc, groups.sourceChoices, 0),
+         tensor::getMixedSize(rewriter, loc, input, 1)});
     rewriter.replaceOp(
         op, {castToType(rewriter, loc, tokens, op.getTokens().getType()),
-             offsets,
-             castToType(rewriter, loc, assign.getResult(1),
-                              op.getRows().getType())});
+             groups.offsets,
+             castToType(rewriter, loc, groups.rows, op.getRows().getType())});
     return success();
   }
 };

@@ -6,6 +6,10 @@
 // slices each group out of the grouped rows (cost follows the routed rows,
 // not n times T) and writes its result back at the same rows.
 //
+// moe.routed_ffn is the dropless path without the grouped copies: each
+// expert's rows are walked in tiles that are gathered straight from the
+// tokens and scatter-added, scaled by their gates, into the output.
+//
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
@@ -337,8 +341,162 @@ struct ExpertsLowering : OpConversionPattern<ExpertsOp> {
   }
 };
 
+/// `[rows, d]` in `mathType`, row `r` the token of choice `choices[r]`
+/// (`choices` `[rows]`, `t * k + j`): the first GEMM's operand, gathered as
+/// it is loaded.
+Value gatherChoiceRows(OpBuilder &b, Location loc, Value input, Value choices,
+                       Value k, Type mathType) {
+  OpFoldResult rows = tensor::getMixedSize(b, loc, choices, 0);
+  Value init = emptyTensor(b, loc, {rows, tensor::getMixedSize(b, loc, input, 1)},
+                           mathType);
+  return generic(b, loc, choices, projection(b.getContext(), 2, {0}), init,
+                 b.getMultiDimIdentityMap(2),
+                 {utils::IteratorType::parallel, utils::IteratorType::parallel},
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value choice = castIndex(nb, nl, args[0], nb.getIndexType());
+                   Value token = arith::DivUIOp::create(nb, nl, choice, k);
+                   Value value = tensor::ExtractOp::create(
+                       nb, nl, input,
+                       ValueRange{token, linalg::IndexOp::create(nb, nl, 1)});
+                   return SmallVector<Value>{
+                       convertFloat(nb, nl, value, mathType)};
+                 })
+      .front();
+}
+
+/// Adds `gate * values[row]` into `output[token]` for every row of the tile
+/// `values` `[rows, d_out]`, whose choices are `choices` `[rows]`. A loop:
+/// a token may appear twice if its routing names one expert twice.
+Value scatterAddRows(OpBuilder &b, Location loc, Value values, Value choices,
+                     Value gates, Value k, Value output) {
+  auto outputType = cast<RankedTensorType>(output.getType());
+  auto rowType = RankedTensorType::get({outputType.getDimSize(1)},
+                                       outputType.getElementType());
+  OpFoldResult width = tensor::getMixedSize(b, loc, output, 1);
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), tensor::DimOp::create(b, loc, values, 0),
+      indexConstant(b, loc, 1), ValueRange{output},
+      [&](OpBuilder &nb, Location nl, Value row, ValueRange state) {
+        Value choice = castIndex(
+            nb, nl, tensor::ExtractOp::create(nb, nl, choices, ValueRange{row}),
+            nb.getIndexType());
+        Value token = arith::DivUIOp::create(nb, nl, choice, k);
+        Value gate = convertFloat(
+            nb, nl, tensor::ExtractOp::create(nb, nl, gates, ValueRange{choice}),
+            outputType.getElementType());
+        SmallVector<OpFoldResult> rowSizes = {nb.getIndexAttr(1), width};
+        SmallVector<OpFoldResult> sourceOffsets = {row, nb.getIndexAttr(0)};
+        SmallVector<OpFoldResult> targetOffsets = {token, nb.getIndexAttr(0)};
+        Value contribution = tensor::ExtractSliceOp::create(
+            nb, nl, rowType, values, sourceOffsets, rowSizes, strides);
+        Value target = tensor::ExtractSliceOp::create(
+            nb, nl, rowType, state.front(), targetOffsets, rowSizes, strides);
+        Value sum =
+            elementwise(nb, nl, contribution, target,
+                        [&](OpBuilder &bb, Location bl, ValueRange args) {
+                          return SmallVector<Value>{arith::AddFOp::create(
+                              bb, bl, args[1],
+                              arith::MulFOp::create(bb, bl, gate, args[0]))};
+                        })
+                .front();
+        Value updated = tensor::InsertSliceOp::create(
+            nb, nl, sum, state.front(), targetOffsets, rowSizes, strides);
+        scf::YieldOp::create(nb, nl, updated);
+      });
+  return loop.getResult(0);
+}
+
+struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
+  RoutedFFNLowering(MLIRContext *ctx, int64_t tileRows)
+      : OpConversionPattern(ctx), tileRows(tileRows) {}
+
+  LogicalResult
+  matchAndRewrite(RoutedFFNOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType resultType = op.getType();
+    Type elementType = resultType.getElementType();
+    Type mathType = computeType(elementType);
+    Value input = adaptor.getInput(), gates = adaptor.getGates();
+    Value indices = adaptor.getIndices();
+    int64_t numExperts = op.getW1().getType().getDimSize(0);
+    FeedForwardWeights stacked = {adaptor.getW1(), adaptor.getB1(),
+                                  adaptor.getW3(), adaptor.getW2(),
+                                  adaptor.getB2()};
+    for (unsigned dim : {0u, 1u})
+      requireSameSize(rewriter, loc, indices, dim, gates, dim,
+                      "moe.routed_ffn: 'indices' and 'gates' differ in shape");
+    requireValidRouting(rewriter, op, input, indices, numExperts);
+    ExpertGroups groups = groupByExpert(rewriter, loc, indices, numExperts);
+    Value k = tensor::DimOp::create(rewriter, loc, indices, 1);
+    Value flatGates = tensor::CollapseShapeOp::create(
+        rewriter, loc, gates, ArrayRef<ReassociationIndices>{{0, 1}});
+
+    Value init = filledTensor(
+        rewriter, loc,
+        {tensor::getMixedSize(rewriter, loc, input, 0),
+         tensor::getMixedSize(rewriter, loc, stacked.w2, 2)},
+        mathType, 0.0);
+    Value output = forEachExpert(
+        rewriter, loc, rewriter.getIndexAttr(numExperts), init,
+        [&](OpBuilder &b, Location l, Value expert, Value partial) {
+          FeedForwardWeights weights = {
+              sliceExpertOrNull(b, l, stacked.w1, expert),
+              sliceExpertOrNull(b, l, stacked.b1, expert),
+              sliceExpertOrNull(b, l, stacked.w3, expert),
+              sliceExpertOrNull(b, l, stacked.w2, expert),
+              sliceExpertOrNull(b, l, stacked.b2, expert)};
+          Value begin = castIndex(
+              b, l,
+              tensor::ExtractOp::create(b, l, groups.offsets,
+                                        ValueRange{expert}),
+              b.getIndexType());
+          Value end = castIndex(
+              b, l,
+              tensor::ExtractOp::create(
+                  b, l, groups.offsets,
+                  ValueRange{arith::AddIOp::create(
+                      b, l, expert, indexConstant(b, l, 1))}),
+              b.getIndexType());
+          Value step = indexConstant(b, l, tileRows);
+          auto tiles = scf::ForOp::create(
+              b, l, begin, end, step, ValueRange{partial},
+              [&](OpBuilder &tb, Location tl, Value tileBegin,
+                  ValueRange state) {
+                Value size = arith::MinSIOp::create(
+                    tb, tl, step, arith::SubIOp::create(tb, tl, end, tileBegin));
+                Value choices = tensor::ExtractSliceOp::create(
+                    tb, tl, groups.sourceChoices,
+                    ArrayRef<OpFoldResult>{tileBegin},
+                    ArrayRef<OpFoldResult>{size},
+                    ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
+                Value tile =
+                    gatherChoiceRows(tb, tl, input, choices, k, mathType);
+                Value tileOutput = feedForward(tb, tl, tile, weights,
+                                               op.getActivation(), mathType);
+                scf::YieldOp::create(
+                    tb, tl,
+                    scatterAddRows(tb, tl, tileOutput, choices, flatGates, k,
+                                   state.front()));
+              });
+          return tiles.getResult(0);
+        });
+    rewriter.replaceOp(
+        op, castToType(rewriter, loc,
+                       convertTensor(rewriter, loc, output, elementType),
+                       resultType));
+    return success();
+  }
+
+private:
+  int64_t tileRows;
+};
+
 } // namespace
 
-void lowering::populateExpertLoweringPatterns(RewritePatternSet &patterns) {
+void lowering::populateExpertLoweringPatterns(RewritePatternSet &patterns,
+                                              int64_t routedTileRows) {
   patterns.add<ExpertFFNLowering, ExpertsLowering>(patterns.getContext());
+  patterns.add<RoutedFFNLowering>(patterns.getContext(), routedTileRows);
 }

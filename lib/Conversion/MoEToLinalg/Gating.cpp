@@ -113,6 +113,52 @@ struct NoisyGateLowering : OpConversionPattern<NoisyGateOp> {
   }
 };
 
+/// The gate values of the kept logits `values` `[T, k]` (in the math type)
+/// under `normalization`; `softmax_topk` also takes each row's maximum and
+/// sum of shifted exponentials over all n logits, `[T]` each.
+Value normalizeGates(OpBuilder &b, Location loc, Normalization normalization,
+                     bool renormalize, Value values, Value logitMax,
+                     Value logitExpSum) {
+  Type mathType = cast<RankedTensorType>(values.getType()).getElementType();
+  Value gates;
+  switch (normalization) {
+  case Normalization::topk_softmax:
+    gates = softmaxRows(b, loc, values);
+    break;
+  case Normalization::softmax_topk:
+    gates = divideRows(b, loc, expOfDifference(b, loc, values, logitMax),
+                       logitExpSum);
+    break;
+  case Normalization::sigmoid_topk:
+    gates = mapElements(b, loc, values, mathType,
+                        [&](OpBuilder &nb, Location l, Value x) -> Value {
+                          Value one = floatConstant(nb, l, mathType, 1.0);
+                          Value expNeg = math::ExpOp::create(
+                              nb, l, arith::NegFOp::create(nb, l, x));
+                          return arith::DivFOp::create(
+                              nb, l, one,
+                              arith::AddFOp::create(nb, l, one, expNeg));
+                        });
+    break;
+  }
+  if (renormalize)
+    gates = divideRows(b, loc, gates, rowSum(b, loc, gates));
+  return gates;
+}
+
+/// Requires at run time that a row with a dynamic width offers `k`
+/// candidates.
+void requireEnoughCandidates(OpBuilder &b, Location loc, Value input,
+                             int64_t k, StringRef opName) {
+  if (!cast<RankedTensorType>(input.getType()).isDynamicDim(1))
+    return;
+  Value enough = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::sge, tensor::DimOp::create(b, loc, input, 1),
+      indexConstant(b, loc, k));
+  requireAtRunTime(b, loc, enough,
+                   opName + ": fewer candidates per row than k");
+}
+
 struct TopKLowering : OpConversionPattern<TopKOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -121,14 +167,7 @@ struct TopKLowering : OpConversionPattern<TopKOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value input = adaptor.getInput();
-    if (op.getInput().getType().isDynamicDim(1)) {
-      Value enough = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::sge,
-          tensor::DimOp::create(rewriter, loc, input, 1),
-          indexConstant(rewriter, loc, op.getK()));
-      requireAtRunTime(rewriter, loc, enough,
-                       "moe.topk: fewer candidates per row than k");
-    }
+    requireEnoughCandidates(rewriter, loc, input, op.getK(), "moe.topk");
     auto [values, indices] = topK(rewriter, loc, input, op.getK(),
                                   op.getIndices().getType().getElementType());
     rewriter.replaceOp(
@@ -151,37 +190,135 @@ struct RouteWeightsLowering : OpConversionPattern<RouteWeightsOp> {
                     0, "moe.route_weights: 'values' and 'logits' differ in "
                        "the number of tokens");
     Value values = convertTensor(rewriter, loc, adaptor.getValues(), mathType);
-    Value gates;
-    switch (op.getNormalization()) {
-    case Normalization::topk_softmax:
-      gates = softmaxRows(rewriter, loc, values);
-      break;
-    case Normalization::softmax_topk: {
+    Value logitMax, logitExpSum;
+    if (op.getNormalization() == Normalization::softmax_topk) {
       Value logits =
           convertTensor(rewriter, loc, adaptor.getLogits(), mathType);
-      Value max = rowMax(rewriter, loc, logits);
-      Value denominator =
-          rowSum(rewriter, loc, expOfDifference(rewriter, loc, logits, max));
-      gates = divideRows(rewriter, loc,
-                         expOfDifference(rewriter, loc, values, max),
-                         denominator);
-      break;
+      logitMax = rowMax(rewriter, loc, logits);
+      logitExpSum = rowSum(rewriter, loc,
+                           expOfDifference(rewriter, loc, logits, logitMax));
     }
-    case Normalization::sigmoid_topk:
-      gates = mapElements(rewriter, loc, values, mathType,
-                          [&](OpBuilder &b, Location l, Value x) -> Value {
-                            Value one = floatConstant(b, l, mathType, 1.0);
-                            Value expNeg = math::ExpOp::create(
-                                b, l, arith::NegFOp::create(b, l, x));
-                            return arith::DivFOp::create(
-                                b, l, one,
-                                arith::AddFOp::create(b, l, one, expNeg));
-                          });
-      break;
-    }
-    if (op.getRenormalize())
-      gates = divideRows(rewriter, loc, gates, rowSum(rewriter, loc, gates));
+    Value gates =
+        normalizeGates(rewriter, loc, op.getNormalization(),
+                       op.getRenormalize(), values, logitMax, logitExpSum);
     rewriter.replaceOp(op, convertTensor(rewriter, loc, gates, elementType));
+    return success();
+  }
+};
+
+/// One `linalg.generic` scans each row of the logits once, reducing it into
+/// the k best (key, column) pairs, kept sorted by insertion (k outputs of
+/// each, `[T]`), and for `softmax_topk` into the running maximum and sum of
+/// shifted exponentials (an online softmax). The gates are then computed on
+/// `[T, k]` only.
+struct RouteLowering : OpConversionPattern<RouteOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(RouteOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value logits = adaptor.getLogits();
+    Type elementType = op.getGates().getType().getElementType();
+    Type indexType = op.getIndices().getType().getElementType();
+    Type mathType = computeType(elementType);
+    int64_t k = op.getK();
+    bool onlineSoftmax =
+        op.getNormalization() == Normalization::softmax_topk;
+    requireEnoughCandidates(rewriter, loc, logits, k, "moe.route");
+
+    OpFoldResult rows = tensor::getMixedSize(rewriter, loc, logits, 0);
+    SmallVector<Value> inits;
+    for (int64_t slot = 0; slot < k; ++slot)
+      inits.push_back(filledTensor(rewriter, loc, rows, mathType, -kInfinity));
+    for (int64_t slot = 0; slot < k; ++slot)
+      inits.push_back(filledTensor(rewriter, loc, rows, indexType, -1.0));
+    if (onlineSoftmax) {
+      inits.push_back(filledTensor(rewriter, loc, rows, mathType, -kInfinity));
+      inits.push_back(filledTensor(rewriter, loc, rows, mathType, 0.0));
+    }
+    SmallVector<AffineMap> initMaps(inits.size(), projection(ctx, 2, {0}));
+    SmallVector<Value> scanned = generic(
+        rewriter, loc, logits, rewriter.getMultiDimIdentityMap(2), inits,
+        initMaps,
+        {utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value logit = args[0];
+          ValueRange keys = args.slice(1, k), columns = args.slice(1 + k, k);
+          Value key = rankingKey(b, l, logit, mathType);
+          Value column =
+              castIndex(b, l, linalg::IndexOp::create(b, l, 1), indexType);
+          // Columns arrive in ascending order, so a key displaces only
+          // strictly smaller ones: equal keys keep the lower column first.
+          // An empty slot (column -1) takes any key, -inf included.
+          SmallVector<Value> ranksAbove;
+          for (int64_t slot = 0; slot < k; ++slot) {
+            Value empty = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::slt, columns[slot],
+                intConstant(b, l, indexType, 0));
+            Value greater = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::OGT, key, keys[slot]);
+            ranksAbove.push_back(arith::OrIOp::create(b, l, empty, greater));
+          }
+          // The slots stay sorted, so the new entry lands in the first slot
+          // it ranks above and every later slot shifts down by one.
+          SmallVector<Value> newKeys, newColumns;
+          for (int64_t slot = 0; slot < k; ++slot) {
+            Value keyHere = arith::SelectOp::create(b, l, ranksAbove[slot], key,
+                                                    keys[slot]);
+            Value columnHere = arith::SelectOp::create(
+                b, l, ranksAbove[slot], column, columns[slot]);
+            if (slot > 0) {
+              keyHere = arith::SelectOp::create(b, l, ranksAbove[slot - 1],
+                                                keys[slot - 1], keyHere);
+              columnHere = arith::SelectOp::create(
+                  b, l, ranksAbove[slot - 1], columns[slot - 1], columnHere);
+            }
+            newKeys.push_back(keyHere);
+            newColumns.push_back(columnHere);
+          }
+          SmallVector<Value> results = newKeys;
+          llvm::append_range(results, newColumns);
+          if (onlineSoftmax) {
+            Value x = convertFloat(b, l, logit, mathType);
+            Value max = args[1 + 2 * k], sum = args[2 + 2 * k];
+            // One exponential per logit: a new maximum rescales the sum so
+            // far, any other logit adds its own term.
+            Value newMax = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::OGT, x, max);
+            Value exponent = arith::SelectOp::create(
+                b, l, newMax, arith::SubFOp::create(b, l, max, x),
+                arith::SubFOp::create(b, l, x, max));
+            Value term = math::ExpOp::create(b, l, exponent);
+            Value rescaled = arith::AddFOp::create(
+                b, l, arith::MulFOp::create(b, l, sum, term),
+                floatConstant(b, l, mathType, 1.0));
+            results.push_back(arith::MaximumFOp::create(b, l, max, x));
+            results.push_back(arith::SelectOp::create(
+                b, l, newMax, rescaled, arith::AddFOp::create(b, l, sum, term)));
+          }
+          return results;
+        });
+
+    Value values = emptyTensor(rewriter, loc, {rows, rewriter.getIndexAttr(k)},
+                               mathType);
+    Value indices = emptyTensor(rewriter, loc,
+                                {rows, rewriter.getIndexAttr(k)}, indexType);
+    for (int64_t slot = 0; slot < k; ++slot) {
+      values = insertColumn(rewriter, loc, scanned[slot], values, slot);
+      indices = insertColumn(rewriter, loc, scanned[k + slot], indices, slot);
+    }
+    Value logitMax = onlineSoftmax ? scanned[2 * k] : Value();
+    Value logitExpSum = onlineSoftmax ? scanned[2 * k + 1] : Value();
+    Value gates =
+        normalizeGates(rewriter, loc, op.getNormalization(),
+                       op.getRenormalize(), values, logitMax, logitExpSum);
+    rewriter.replaceOp(
+        op, {castToType(rewriter, loc,
+                        convertTensor(rewriter, loc, gates, elementType),
+                        op.getGates().getType()),
+             castToType(rewriter, loc, indices, op.getIndices().getType())});
     return success();
   }
 };
@@ -269,6 +406,6 @@ struct ComposeRoutingLowering : OpConversionPattern<ComposeRoutingOp> {
 
 void lowering::populateGatingLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<GateLowering, NoisyGateLowering, TopKLowering,
-               RouteWeightsLowering, ComposeRoutingLowering>(
+               RouteWeightsLowering, RouteLowering, ComposeRoutingLowering>(
       patterns.getContext());
 }

@@ -8,13 +8,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <limits>
-
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::lowering;
-
-static constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 FloatType lowering::computeType(Type elementType) {
   auto floatType = cast<FloatType>(elementType);
@@ -402,6 +398,17 @@ static Value extractColumnAt(OpBuilder &b, Location loc, Value matrix,
 Value lowering::extractColumn(OpBuilder &b, Location loc, Value matrix,
                               int64_t column) {
   return extractColumnAt(b, loc, matrix, b.getIndexAttr(column));
+}
+
+Value lowering::insertColumn(OpBuilder &b, Location loc, Value values,
+                             Value matrix, int64_t column) {
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                       b.getIndexAttr(column)};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, matrix, 0),
+                                     b.getIndexAttr(1)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, values, matrix, offsets, sizes,
+                                       strides);
 }
 
 std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,

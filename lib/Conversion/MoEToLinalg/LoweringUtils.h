@@ -13,7 +13,11 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <limits>
+
 namespace mlir::moe::lowering {
+
+inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 using BodyBuilder =
     function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
@@ -146,13 +150,47 @@ std::pair<Value, Value> topK(OpBuilder &b, Location loc, Value input,
 /// Column `column` of `matrix` `[R, C]` as `[R]`.
 Value extractColumn(OpBuilder &b, Location loc, Value matrix, int64_t column);
 
+/// `matrix` `[R, C]` with column `column` replaced by `values` `[R]`.
+Value insertColumn(OpBuilder &b, Location loc, Value values, Value matrix,
+                   int64_t column);
+
+//===----------------------------------------------------------------------===//
+// Routing layouts
+//===----------------------------------------------------------------------===//
+
+/// The run-time checks of a routing that addresses token rows and experts:
+/// one row of `indices` per token of `input`, every index in
+/// `[0, numExperts)`. Messages name `op`.
+void requireValidRouting(OpBuilder &b, Operation *op, Value input,
+                         Value indices, int64_t numExperts);
+
+/// The dropless layout of the routing `indices` `[T, k]` (checked by
+/// `requireValidRouting`): the choices grouped by expert, in token order
+/// inside a group, all of index type of `indices`.
+struct ExpertGroups {
+  /// `[n+1]`: the group of expert `e` is rows `offsets[e] .. offsets[e+1]`.
+  Value offsets;
+  /// `[T, k]`: the row of choice `(t, j)`.
+  Value rows;
+  /// `[T*k]`: the choice `t * k + j` each row holds.
+  Value sourceChoices;
+};
+
+/// One `scf.for` scan over the choices; the counts and offsets before it
+/// are a reduction and an `n`-step prefix sum.
+ExpertGroups groupByExpert(OpBuilder &b, Location loc, Value indices,
+                           int64_t numExperts);
+
 //===----------------------------------------------------------------------===//
 // Pattern populators of each op family
 //===----------------------------------------------------------------------===//
 
 void populateGatingLoweringPatterns(RewritePatternSet &patterns);
 void populateDispatchLoweringPatterns(RewritePatternSet &patterns);
-void populateExpertLoweringPatterns(RewritePatternSet &patterns);
+/// `routedTileRows` is the number of rows `moe.routed_ffn` gathers and runs
+/// through an expert at a time.
+void populateExpertLoweringPatterns(RewritePatternSet &patterns,
+                                    int64_t routedTileRows);
 void populateLossLoweringPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::moe::lowering

@@ -25,7 +25,15 @@ namespace {
 
 struct ConvertMoEToLinalgPass
     : moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
+  using ConvertMoEToLinalgBase::ConvertMoEToLinalgBase;
+
   void runOnOperation() override {
+    if (routedTileRows < 1) {
+      emitError(getOperation()->getLoc())
+          << "convert-moe-to-linalg: 'routed-tile-rows' must be positive, got "
+          << routedTileRows.getValue();
+      return signalPassFailure();
+    }
     // Without these checks the conversion would only say that it failed to
     // legalize the op.
     WalkResult unsupported = getOperation()->walk([](Operation *op) {
@@ -62,7 +70,7 @@ struct ConvertMoEToLinalgPass
     target.addIllegalDialect<MoEDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns);
+    populateMoEToLinalgConversionPatterns(patterns, routedTileRows);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -72,9 +80,9 @@ struct ConvertMoEToLinalgPass
 } // namespace
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns) {
+    RewritePatternSet &patterns, int64_t routedTileRows) {
   lowering::populateGatingLoweringPatterns(patterns);
   lowering::populateDispatchLoweringPatterns(patterns);
-  lowering::populateExpertLoweringPatterns(patterns);
+  lowering::populateExpertLoweringPatterns(patterns, routedTileRows);
   lowering::populateLossLoweringPatterns(patterns);
 }

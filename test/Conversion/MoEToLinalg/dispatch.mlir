@@ -2,7 +2,8 @@
 
 // Dropless dispatch: a histogram over (token, choice, expert), an exclusive
 // prefix sum into offsets, one scan over the choices in token order giving
-// each the next free row of its expert, then a parallel gather of the rows.
+// each the next free row of its expert and recording the choice each row
+// holds, then a parallel gather of the rows from the choices' tokens.
 // The token counts the verifier could not compare, and the expert indices
 // that address memory, are checked at run time first.
 // CHECK-LABEL: func @dispatch
@@ -16,22 +17,24 @@
 //       CHECK:   cf.assert %[[OK]], "moe.dispatch: an expert index is outside [0, num_experts)"
 //       CHECK:   %[[COUNTS:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction", "parallel"]{{.*}} ins(%[[IDX]] : tensor<?x2xi64>)
 //       CHECK:     arith.cmpi eq
-//       CHECK:   %[[START:.*]] = tensor.insert %{{.*}} into %{{.*}}[%c0] : tensor<5xi64>
-//       CHECK:   %[[OFFSETS:.*]]:2 = scf.for %[[E:.*]] = %c0 to %c4{{[_0-9]*}} {{.*}} iter_args(%[[O:.*]] = %[[START]], %[[TOTAL:.*]] = %{{.*}})
+//       CHECK:   %[[START:.*]] = tensor.insert %{{.*}} into %{{.*}}[%c0{{[_0-9]*}}] : tensor<5xi64>
+//       CHECK:   %[[OFFSETS:.*]]:2 = scf.for %[[E:.*]] = %c0{{[_0-9]*}} to %c4{{[_0-9]*}} {{.*}} iter_args(%[[O:.*]] = %[[START]], %[[TOTAL:.*]] = %{{.*}})
 //       CHECK:     %[[C:.*]] = tensor.extract %[[COUNTS]][%[[E]]]
 //       CHECK:     %[[END:.*]] = arith.addi %[[TOTAL]], %[[C]]
 //       CHECK:     tensor.insert %[[END]] into %[[O]]
 //       CHECK:   %[[T:.*]] = tensor.dim %[[IDX]], %c0
 //       CHECK:   %[[R:.*]] = arith.muli %[[T]], %c2
 //       CHECK:   %[[NEXT:.*]] = tensor.extract_slice %[[OFFSETS]]#0[0] [4] [1]
-//       CHECK:   %[[ASSIGN:.*]]:3 = scf.for %{{.*}} = %c0 to %[[R]] {{.*}} iter_args(%[[FREE:.*]] = %[[NEXT]], %[[ROWS:.*]] = %{{.*}}, %[[SRC:.*]] = %{{.*}})
+//       CHECK:   %[[ASSIGN:.*]]:3 = scf.for %{{.*}} = %c0{{[_0-9]*}} to %[[R]] {{.*}} iter_args(%[[FREE:.*]] = %[[NEXT]], %[[ROWS:.*]] = %{{.*}}, %[[SRC:.*]] = %{{.*}})
 //       CHECK:     %[[EXPERT:.*]] = tensor.extract %[[IDX]]
 //       CHECK:     %[[EI:.*]] = arith.index_cast %[[EXPERT]]
 //       CHECK:     %[[ROW:.*]] = tensor.extract %[[FREE]][%[[EI]]]
 //       CHECK:     tensor.insert %{{.*}} into %[[FREE]][%[[EI]]]
 //       CHECK:     tensor.insert %[[ROW]] into %[[ROWS]]
 //       CHECK:     tensor.insert %{{.*}} into %[[SRC]]
-//       CHECK:   %[[TOKENS:.*]] = linalg.generic {{.*}} ins(%[[ASSIGN]]#2 : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
+//       CHECK:   %[[SOURCES:.*]] = linalg.generic {{.*}} ins(%[[ASSIGN]]#2 : tensor<?xi64>)
+//       CHECK:     arith.divui
+//       CHECK:   %[[TOKENS:.*]] = linalg.generic {{.*}} ins(%[[SOURCES]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
 //       CHECK:     tensor.extract %[[X]]
 //       CHECK:   return %[[TOKENS]], %[[OFFSETS]]#0, %[[ASSIGN]]#1
 func.func @dispatch(%x: tensor<?x16xf32>, %idx: tensor<?x2xi64>) -> (tensor<?x16xf32>, tensor<5xi64>, tensor<?x2xi64>) {

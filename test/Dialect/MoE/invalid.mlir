@@ -180,6 +180,46 @@ func.func @f(%l: tensor<8x4xf32>, %v: tensor<8x2xf32>) {
 
 // -----
 
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'k' (5) must not exceed the number of experts (4)}}
+  %g, %i = moe.route <topk_softmax> %l, k = 5 : (tensor<8x4xf32>) -> (tensor<8x5xf32>, tensor<8x5xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'gates' element type f16 must match 'logits' element type f32}}
+  %g, %i = moe.route <topk_softmax> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<8x2xf16>, tensor<8x2xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'gates' dimension 0 (7) must equal 'logits' dimension 0 (8): both are the token count T}}
+  %g, %i = moe.route <topk_softmax> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<7x2xf32>, tensor<7x2xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'indices' dimension 1 (3) must equal 'gates' dimension 1 (2): 'indices' and 'gates' share one shape}}
+  %g, %i = moe.route <softmax_topk> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<8x2xf32>, tensor<8x3xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'gates' dimension 1 (3) must be the static 'k' (2)}}
+  %g, %i = moe.route <sigmoid_topk> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<8x3xf32>, tensor<8x3xi64>)
+  return
+}
+
+// -----
+
 func.func @f(%pg: tensor<8x2xf32>, %pi: tensor<8x3xi64>, %sg: tensor<8x3x2xf32>, %si: tensor<8x3x2xi64>) {
   // expected-error @+1 {{'primary_gates' dimension 1 (2) must equal 'primary_indices' dimension 1 (3): 'primary_gates' and 'primary_indices' share one shape}}
   %g, %i = moe.compose_routing %pg, %pi, %sg, %si, group_size = 4 : (tensor<8x2xf32>, tensor<8x3xi64>, tensor<8x3x2xf32>, tensor<8x3x2xi64>) -> (tensor<8x4xf32>, tensor<8x4xi64>)
@@ -999,6 +1039,70 @@ func.func @f(%x: tensor<?x16xf32>, %wg: tensor<16x2xf32>, %wn: tensor<16x2xf32>,
 func.func @f(%t: tensor<8x16xf32>, %o: tensor<5xi64>, %w1: tensor<?x16x32xf32>, %w2: tensor<3x32x16xf32>) {
   // expected-error @+1 {{'w2' dimension 0 (3) must be the expert count n (4)}}
   %y = moe.expert_ffn <relu> %t offsets(%o) w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<5xi64>, tensor<?x16x32xf32>, tensor<3x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<?x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'w1' dimension 0 (the expert count n) must be static}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<?x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x3xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'gates' dimension 1 (2) must equal 'indices' dimension 1 (3): 'gates' and 'indices' share one shape}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x3xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<6x2xf32>, %i: tensor<6x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'gates' dimension 0 (6) must equal 'input' dimension 0 (8): both are the token count T}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<6x2xf32>, tensor<6x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf16>, %i: tensor<8x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'gates' element type f16 must match 'input' element type f32}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<8x2xf16>, tensor<8x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x5xf32>, %i: tensor<8x5xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{the choices per token (5) must not exceed the expert count n (4)}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<8x5xf32>, tensor<8x5xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<4x8x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'w1' dimension 1 (8) must equal 'input' dimension 1 (16): both are the model width d}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<4x8x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>, %b2: tensor<4x8xf32>) {
+  // expected-error @+1 {{'b2' dimension 1 (8) must equal 'w2' dimension 2 (16): both are the output width d_out}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) b2(%b2) : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<4x8xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{needs exactly one 'w1' operand}}
+  %y = "moe.routed_ffn"(%x, %g, %i, %w1, %w2) <{activation = #moe.activation<relu>, operandSegmentSizes = array<i32: 1, 1, 1, 2, 0, 0, 0, 0>}> : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
   return
 }
 

@@ -83,6 +83,25 @@ func.func @capacity(%x: tensor<10x16xf32>, %idx: tensor<10x2xi32>,
   return %out : tensor<10x16xf32>
 }
 
+// CHECK-LABEL: func @fused_routing_and_experts
+func.func @fused_routing_and_experts(
+    %x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %w1: tensor<4x16x32xf32>,
+    %b1: tensor<4x32xf32>, %w3: tensor<4x16x32xf32>, %w2: tensor<4x32x8xf32>,
+    %b2: tensor<4x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  // CHECK: moe.route <softmax_topk> %{{.*}}, k = 2 {renormalize = true} : (tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  %gates, %indices = moe.route <softmax_topk> %logits, k = 2 {renormalize = true}
+      : (tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  // CHECK: moe.routed_ffn <relu> %{{.*}}, %{{.*}}, %{{.*}} w1(%{{.*}}) b1(%{{.*}}) w2(%{{.*}}) b2(%{{.*}})
+  %y = moe.routed_ffn <relu> %x, %gates, %indices w1(%w1) b1(%b1) w2(%w2) b2(%b2)
+      : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x16x32xf32>,
+         tensor<4x32xf32>, tensor<4x32x8xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  // CHECK: moe.routed_ffn <silu> %{{.*}}, %{{.*}}, %{{.*}} w1(%{{.*}}) w3(%{{.*}}) w2(%{{.*}}) :
+  %z = moe.routed_ffn <silu> %x, %gates, %indices w1(%w1) w3(%w3) w2(%w2)
+      : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x16x32xf32>,
+         tensor<4x16x32xf32>, tensor<4x32x8xf32>) -> tensor<?x8xf32>
+  return %y, %z : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
 // CHECK-LABEL: func @experts_region
 func.func @experts_region(%tokens: tensor<?x8xf32>, %offsets: tensor<5xi64>,
                           %w: tensor<4x8x8xf32>) -> tensor<?x8xf32> {

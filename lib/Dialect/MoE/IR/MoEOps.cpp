@@ -188,22 +188,23 @@ RankedTensorType expertResultType(RankedTensorType tokens, int64_t dOut,
 }
 
 /// The feed-forward expert contract, shared by `moe.expert_ffn` (on grouped
-/// tokens) and `moe.layer` (on the layer input, `numExperts` given).
+/// tokens) and by `moe.routed_ffn` and `moe.layer` (on the layer input,
+/// named `tokensName`).
 LogicalResult checkFeedForward(const Contract &contract,
                                RankedTensorType tokens, int64_t numExperts,
                                Value w1, Value b1, Value w3, Value w2,
-                               Value b2) {
+                               Value b2, StringRef tokensName = "tokens") {
   RankedTensorType w1Type = tensorType(w1), w2Type = tensorType(w2);
   unsigned featureDim = tokens.getRank() - 1;
   if (failed(contract.dimIs("w1", w1Type, 0, numExperts, "the expert count n")) ||
-      failed(contract.sameDim("w1", w1Type, 1, "tokens", tokens, featureDim,
+      failed(contract.sameDim("w1", w1Type, 1, tokensName, tokens, featureDim,
                               "both are the model width d")) ||
-      failed(contract.sameElementType("w1", w1Type, "tokens", tokens)) ||
+      failed(contract.sameElementType("w1", w1Type, tokensName, tokens)) ||
       failed(contract.sameDim("w2", w2Type, 0, "w1", w1Type, 0,
                               "both are the expert count n")) ||
       failed(contract.sameDim("w2", w2Type, 1, "w1", w1Type, 2,
                               "both are the hidden width h")) ||
-      failed(contract.sameElementType("w2", w2Type, "tokens", tokens)))
+      failed(contract.sameElementType("w2", w2Type, tokensName, tokens)))
     return failure();
   if (failed(contract.dimIs("w2", w2Type, 0, numExperts, "the expert count n")))
     return failure();
@@ -213,7 +214,7 @@ LogicalResult checkFeedForward(const Contract &contract,
                               "the expert count n")) ||
         failed(contract.sameDim("b1", b1Type, 1, "w1", w1Type, 2,
                                 "both are the hidden width h")) ||
-        failed(contract.sameElementType("b1", b1Type, "tokens", tokens)))
+        failed(contract.sameElementType("b1", b1Type, tokensName, tokens)))
       return failure();
   }
   if (w3) {
@@ -221,7 +222,7 @@ LogicalResult checkFeedForward(const Contract &contract,
     if (failed(contract.dimIs("w3", w3Type, 0, numExperts,
                               "the expert count n")) ||
         failed(contract.sameShape("w3", w3Type, "w1", w1Type)) ||
-        failed(contract.sameElementType("w3", w3Type, "tokens", tokens)))
+        failed(contract.sameElementType("w3", w3Type, tokensName, tokens)))
       return failure();
   }
   if (b2) {
@@ -230,7 +231,7 @@ LogicalResult checkFeedForward(const Contract &contract,
                               "the expert count n")) ||
         failed(contract.sameDim("b2", b2Type, 1, "w2", w2Type, 2,
                                 "both are the output width d_out")) ||
-        failed(contract.sameElementType("b2", b2Type, "tokens", tokens)))
+        failed(contract.sameElementType("b2", b2Type, tokensName, tokens)))
       return failure();
   }
   return success();
@@ -399,6 +400,26 @@ RouteWeightsOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
       {mergeDims(logits.getDimSize(0), values.getDimSize(0)),
        values.getDimSize(1)},
       logits.getElementType()));
+  return success();
+}
+
+LogicalResult RouteOp::verify() {
+  Contract contract(*this);
+  RankedTensorType logits = getLogits().getType();
+  RankedTensorType gates = getGates().getType();
+  RankedTensorType indices = getIndices().getType();
+  int64_t k = getK();
+  if (failed(contract.atMost("'k'", k, "the number of experts",
+                             logits.getDimSize(1))) ||
+      failed(contract.sameElementType("gates", gates, "logits", logits)) ||
+      failed(contract.sameDim("gates", gates, 0, "logits", logits, 0,
+                              "both are the token count T")) ||
+      failed(contract.sameShape("indices", indices, "gates", gates)))
+    return failure();
+  if (gates.getDimSize(1) != k)
+    return contract.fail("'gates' dimension 1 (" +
+                         dimToString(gates.getDimSize(1)) +
+                         ") must be the static 'k' (" + Twine(k) + ")");
   return success();
 }
 
@@ -677,6 +698,44 @@ ExpertFFNOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
   return success();
 }
 
+LogicalResult RoutedFFNOp::verify() {
+  if (failed(checkRequiredOperands(*this, {{0, "input"},
+                                           {1, "gates"},
+                                           {2, "indices"},
+                                           {3, "w1"},
+                                           {6, "w2"}})))
+    return failure();
+  Contract contract(*this);
+  RankedTensorType input = getInput().getType();
+  RankedTensorType gates = getGates().getType();
+  int64_t numExperts = getW1().getType().getDimSize(0);
+  if (ShapedType::isDynamic(numExperts))
+    return contract.fail("'w1' dimension 0 (the expert count n) must be "
+                         "static");
+  if (failed(checkRouting(contract, "gates", gates, "indices",
+                          getIndices().getType())) ||
+      failed(contract.sameDim("gates", gates, 0, "input", input, 0,
+                              "both are the token count T")) ||
+      failed(contract.sameElementType("gates", gates, "input", input)) ||
+      failed(contract.atMost("the choices per token", gates.getDimSize(1),
+                             "the expert count n", numExperts)))
+    return failure();
+  return checkFeedForward(contract, input, numExperts, getW1(), getB1(),
+                          getW3(), getW2(), getB2(), "input");
+}
+
+LogicalResult
+RoutedFFNOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                              Adaptor adaptor, SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  inferred.push_back(RankedTensorType::get(
+      {mergeDims(input.getDimSize(0),
+                 tensorType(adaptor.getGates()).getDimSize(0)),
+       feedForwardOutputWidth(adaptor.getW2(), adaptor.getB2())},
+      input.getElementType()));
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Balancing losses
 //===----------------------------------------------------------------------===//
@@ -913,7 +972,7 @@ LogicalResult LayerOp::verify() {
                               : checkFlatGating(contract, *this)))
     return failure();
   return checkFeedForward(contract, getInput().getType(), getNumExperts(),
-                          getW1(), getB1(), getW3(), getW2(), getB2());
+                          getW1(), getB1(), getW3(), getW2(), getB2(), "input");
 }
 
 LogicalResult LayerOp::inferReturnTypes(MLIRContext *, std::optional<Location>,

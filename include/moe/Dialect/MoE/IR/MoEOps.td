@@ -134,6 +134,37 @@ def MoE_RouteWeightsOp : MoE_Op<"route_weights",
   let hasVerifier = 1;
 }
 
+def MoE_RouteOp : MoE_Op<"route", [Pure]> {
+  let summary = "top-k selection and gate normalization in one pass";
+  let description = [{
+    The fused form of `moe.topk` followed by `moe.route_weights` on the same
+    logits (`--moe-fuse-routing` forms it): for each row of `logits`
+    `[T, n]`, the indices of the `k` largest logits, ranked and tie-broken as
+    `moe.topk` ranks them, and their gate values, normalized as
+    `moe.route_weights` with the same `normalization` and `renormalize`
+    would normalize them.
+
+    It reads the logits once: the top-k is kept by insertion while a row is
+    scanned, and `softmax_topk` accumulates the row's maximum and sum of
+    exponentials in the same scan (an online softmax), so no `[T, n]`
+    softmax is ever formed.
+
+    Results: `gates` `[T, k]` (element type of `logits`), `indices` `[T, k]`
+    (i32 or i64). Requires `1 <= k <= n`.
+  }];
+  let arguments = (ins MoE_Data<[2]>:$logits,
+      ConfinedAttr<I64Attr, [IntPositive]>:$k,
+      DefaultValuedAttr<MoE_NormalizationAttr,
+                        "::mlir::moe::Normalization::topk_softmax">:$normalization,
+      DefaultValuedAttr<BoolAttr, "false">:$renormalize);
+  let results = (outs MoE_Data<[2]>:$gates, MoE_Indices<[2]>:$indices);
+  let assemblyFormat = [{
+    $normalization $logits `,` `k` `=` $k attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_ComposeRoutingOp : MoE_Op<"compose_routing",
     [Pure, InferTypeOpAdaptor]> {
   let summary = "flatten two-level (hierarchical) routing";
@@ -323,6 +354,47 @@ def MoE_ExpertFFNOp : MoE_Op<"expert_ffn", [
   let results = (outs MoE_Data<[2, 3]>:$output);
   let assemblyFormat = [{
     $activation $tokens (`offsets` `(` $offsets^ `)`)?
+    `w1` `(` $w1 `)` (`b1` `(` $b1^ `)`)? (`w3` `(` $w3^ `)`)?
+    `w2` `(` $w2 `)` (`b2` `(` $b2^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_RoutedFFNOp : MoE_Op<"routed_ffn", [
+    Pure, AttrSizedOperandSegments, InferTypeOpAdaptor]> {
+  let summary = "dispatch, feed-forward experts and combine, fused";
+  let description = [{
+    The dropless feed-forward MoE computation from the routing to the
+    combined output, without the grouped token copies in between:
+
+        output[t] = sum_j gates[t, j] * FFN_e(input[t]),  e = indices[t, j]
+
+    where `FFN_e` is expert `e` of `moe.expert_ffn` (same weights, biases,
+    gated form and activation). It equals
+    `moe.combine(moe.expert_ffn(moe.dispatch(input, indices)), gates, rows)`,
+    which `--moe-fuse-experts` rewrites into it.
+
+    The lowering walks each expert's tokens in tiles of rows: a tile is
+    gathered from `input` as the first GEMM's operand (the gather on load),
+    and the last GEMM's rows are scaled by their gates and added into the
+    output rows of their tokens (the scatter-add epilogue). Neither the
+    `[T*k, d]` dispatched tokens nor the `[T*k, d_out]` expert outputs are
+    materialized; only per-tile buffers are.
+
+    Shapes: `input` `[T, d]`, `gates` and `indices` `[T, k]`, weights as in
+    `moe.expert_ffn` with a static expert count `n`; result `[T, d_out]`.
+    Every index must lie in `[0, n)` (checked at run time).
+  }];
+  let arguments = (ins MoE_Data<[2]>:$input, MoE_Data<[2]>:$gates,
+                       MoE_Indices<[2]>:$indices,
+                       MoE_Data<[3]>:$w1, Optional<MoE_Data<[2]>>:$b1,
+                       Optional<MoE_Data<[3]>>:$w3,
+                       MoE_Data<[3]>:$w2, Optional<MoE_Data<[2]>>:$b2,
+                       MoE_ActivationAttr:$activation);
+  let results = (outs MoE_Data<[2]>:$output);
+  let assemblyFormat = [{
+    $activation $input `,` $gates `,` $indices
     `w1` `(` $w1 `)` (`b1` `(` $b1^ `)`)? (`w3` `(` $w3^ `)`)?
     `w2` `(` $w2 `)` (`b2` `(` $b2^ `)`)?
     attr-dict `:` functional-type(operands, results)

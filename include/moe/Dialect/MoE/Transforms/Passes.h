@@ -16,6 +16,14 @@ namespace moe {
 /// Adds the pattern rewriting `moe.layer` into fine-grained MoE ops.
 void populateExpandLayerPatterns(RewritePatternSet &patterns);
 
+/// Adds the pattern fusing `moe.topk` + `moe.route_weights` into
+/// `moe.route` for `k <= maxK`.
+void populateFuseRoutingPatterns(RewritePatternSet &patterns, int64_t maxK);
+
+/// Adds the pattern fusing dispatch, `moe.expert_ffn` and combine into
+/// `moe.routed_ffn`.
+void populateFuseExpertsPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "moe/Dialect/MoE/Transforms/Passes.h.inc"
 

@@ -25,4 +25,38 @@ def MoEExpandLayer : Pass<"moe-expand-layer"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def MoEFuseRouting : Pass<"moe-fuse-routing"> {
+  let summary = "Fuse top-k and routing weights into one pass over the logits";
+  let description = [{
+    Rewrites `moe.route_weights` of `moe.topk`'s kept logits into one
+    `moe.route`, whose lowering scans each row of logits once: the top-k
+    by insertion, and for `softmax_topk` the row's softmax denominator
+    online, so no `[T, n]` softmax is formed. The two ops take k selection
+    passes over the logits plus, for `softmax_topk`, three more.
+
+    Applies where the kept logits feed nothing else and `k <= max-k` (the
+    fused scan keeps 2k running values per row).
+  }];
+  let options = [
+    Option<"maxK", "max-k", "int64_t", /*default=*/"16",
+           "Largest k to fuse">,
+  ];
+}
+
+def MoEFuseExperts : Pass<"moe-fuse-experts"> {
+  let summary = "Fuse dispatch, feed-forward experts and combine";
+  let description = [{
+    Rewrites `moe.combine(moe.expert_ffn(moe.dispatch(x, indices)))` in the
+    dropless layout into one `moe.routed_ffn`. Its lowering gathers each
+    tile of an expert's tokens as it loads them into the first GEMM and
+    scatter-adds the last GEMM's rows, scaled by their gates, into the
+    output: the `[T*k, d]` grouped tokens and `[T*k, d_out]` expert outputs
+    are never materialized.
+
+    Applies where the expert outputs feed only the combine; the dispatch
+    stays where its other results have users.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 #endif // MOE_DIALECT_MOE_TRANSFORMS_PASSES_TD

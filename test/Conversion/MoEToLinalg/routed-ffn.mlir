@@ -1,0 +1,54 @@
+// RUN: moe-opt %s -convert-moe-to-linalg=routed-tile-rows=64 -canonicalize -cse | FileCheck %s
+// RUN: not moe-opt %s -convert-moe-to-linalg=routed-tile-rows=0 2>&1 | FileCheck %s --check-prefix=BAD-TILE
+
+// moe.routed_ffn groups the choices by expert (the scan moe.dispatch makes,
+// recording the choice each row holds), then for each expert walks its rows
+// in tiles of 64: the tile is gathered from the input rows of its choices'
+// tokens straight into the first GEMM's operand, runs through the expert,
+// and each output row is scaled by its gate and added into its token's row
+// of the result. Nothing of [T*k, d] is built.
+// CHECK-LABEL: func @routed
+//  CHECK-SAME: (%[[X:[^:]*]]: tensor<?x16xf32>, %[[G:[^:]*]]: tensor<?x2xf32>, %[[I:[^:]*]]: tensor<?x2xi64>
+//       CHECK:   cf.assert %{{.*}}, "moe.routed_ffn: 'indices' and 'gates' differ in shape"
+//       CHECK:   cf.assert %{{.*}}, "moe.routed_ffn: 'indices' and 'input' differ in the number of tokens"
+//       CHECK:   cf.assert %{{.*}}, "moe.routed_ffn: an expert index is outside [0, num_experts)"
+//       CHECK:   %[[OFFSETS:.*]]:2 = scf.for
+//       CHECK:   %[[ASSIGN:.*]]:3 = scf.for
+//       CHECK:   %[[FLATG:.*]] = tensor.collapse_shape %[[G]] {{\[\[}}0, 1]]
+//       CHECK:   %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x8xf32>
+//       CHECK:   %[[Y:.*]] = scf.for %[[E:.*]] = %c0 to %c4 step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]])
+//       CHECK:     %[[W1:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32]
+//       CHECK:     %[[BEGIN:.*]] = arith.index_cast
+//       CHECK:     %[[END:.*]] = arith.index_cast
+//       CHECK:     scf.for %[[TILE:.*]] = %[[BEGIN]] to %[[END]] step %c64 iter_args(%[[PART:.*]] = %[[ACC]])
+//       CHECK:       %[[SIZE:.*]] = arith.minsi %{{.*}}, %c64
+//       CHECK:       %[[CHOICES:.*]] = tensor.extract_slice %[[ASSIGN]]#2[%[[TILE]]] [%[[SIZE]]] [1]
+//       CHECK:       %[[A:.*]] = linalg.generic {{.*}} ins(%[[CHOICES]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
+//       CHECK:         arith.divui
+//       CHECK:         tensor.extract %[[X]]
+//       CHECK:       %[[H:.*]] = linalg.matmul ins(%[[A]], %[[W1]] : tensor<?x16xf32>, tensor<16x32xf32>)
+//       CHECK:       linalg.matmul
+//       CHECK:       %[[OUT:.*]] = linalg.generic
+//       CHECK:         arith.addf
+//       CHECK:       scf.for %[[R:.*]] = %c0 to %[[SIZE]] step %c1 iter_args(%[[ROWS:.*]] = %[[PART]])
+//       CHECK:         %[[CHOICE:.*]] = tensor.extract %[[CHOICES]][%[[R]]]
+//       CHECK:         %[[C:.*]] = arith.index_cast %[[CHOICE]]
+//       CHECK:         %[[T:.*]] = arith.divui %[[C]], %c2
+//       CHECK:         %[[GATE:.*]] = tensor.extract %[[FLATG]][%[[C]]]
+//       CHECK:         %[[SRC:.*]] = tensor.extract_slice %[[OUT]][%[[R]], 0] [1, 8]
+//       CHECK:         %[[DST:.*]] = tensor.extract_slice %[[ROWS]][%[[T]], 0] [1, 8]
+//       CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SRC]] : tensor<8xf32>) outs(%[[DST]] : tensor<8xf32>)
+//       CHECK:           arith.mulf %[[GATE]]
+//       CHECK:           arith.addf
+//       CHECK:         tensor.insert_slice %[[SUM]] into %[[ROWS]][%[[T]], 0] [1, 8]
+//       CHECK:   return %[[Y]]
+// BAD-TILE: error: convert-moe-to-linalg: 'routed-tile-rows' must be positive, got 0
+func.func @routed(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
+                  %idx: tensor<?x2xi64>, %w1: tensor<4x16x32xf32>,
+                  %b1: tensor<4x32xf32>, %w2: tensor<4x32x8xf32>,
+                  %b2: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  %y = moe.routed_ffn <relu> %x, %gates, %idx w1(%w1) b1(%b1) w2(%w2) b2(%b2)
+      : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x16x32xf32>,
+         tensor<4x32xf32>, tensor<4x32x8xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
