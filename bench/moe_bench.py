@@ -8,6 +8,7 @@ T in {16, 256, 4096}; a Mixtral-style SwiGLU layer, d 1024, h 3584, n 8, k 2)
 it runs, one after the other on this machine:
 
   compiled   the layer through moe-run (CPU pipeline)
+  unfused    the same without the fusion stage (moe-run --fuse=false)
   torch      PyTorch eager, the usual loop over experts (bench/torch_moe.py)
   sgemm      the same expert FLOPs as OpenBLAS sgemm (bench/sgemm_ceiling.py)
   dense      the layer compiled with every expert on every token (k = n),
@@ -90,13 +91,13 @@ def repeats_for(seconds_per_call, budget):
     return max(2, min(50, int(budget / max(seconds_per_call, 1e-6))))
 
 
-def time_compiled(config, tokens, work, budget):
+def time_compiled(config, tokens, work, budget, options=()):
     model = work / f"{config.name}-k{config.k}.mlir"
     model.write_text(models.render_mlir(config))
     inputs = sorted(str(p) for p in (work / "inputs").glob("*.npy"))
-    probe, _ = run_measured([MOE_RUN, model, *inputs, "--repeat=1"])
+    probe, _ = run_measured([MOE_RUN, model, *inputs, *options, "--repeat=1"])
     first = float(re.search(r"mean, ([0-9.]+) ms min", probe).group(1)) / 1e3
-    output, peak = run_measured([MOE_RUN, model, *inputs,
+    output, peak = run_measured([MOE_RUN, model, *inputs, *options,
                                  f"--repeat={repeats_for(first, budget)}"])
     mean = float(re.search(r"time per call: ([0-9.]+) ms mean", output)
                  .group(1)) / 1e3
@@ -168,6 +169,9 @@ def main():
             rows = []
             compiled, peak = time_compiled(config, tokens, work, args.budget)
             rows.append(("compiled", compiled, peak))
+            seconds, peak = time_compiled(config, tokens, work, args.budget,
+                                          ["--fuse=false"])
+            rows.append(("unfused", seconds, peak))
             seconds, peak, torch_info = time_torch(config, tokens, work,
                                                    args.budget)
             rows.append(("torch", seconds, peak))

@@ -36,10 +36,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     yet); both are reported as errors.
   }];
   let options = [
-    Option<"routedTileRows", "routed-tile-rows", "int64_t", /*default=*/"256",
+    Option<"routedTileRows", "routed-tile-rows", "int64_t", /*default=*/"512",
            "Rows of one expert that moe.routed_ffn gathers and computes at "
-           "a time: large enough for an efficient GEMM, small enough that "
-           "the tile stays in cache">,
+           "a time: large enough for efficient GEMMs, small enough to bound "
+           "the per-tile buffers (d + h + d_out floats per row)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

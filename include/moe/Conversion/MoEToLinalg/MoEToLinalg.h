@@ -12,7 +12,7 @@ namespace moe {
 /// Adds the patterns lowering MoE ops to linalg/tensor/arith/math.
 /// `routedTileRows` is the tile height of `moe.routed_ffn`'s expert GEMMs.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
-                                           int64_t routedTileRows = 256);
+                                           int64_t routedTileRows = 512);
 
 } // namespace moe
 } // namespace mlir
