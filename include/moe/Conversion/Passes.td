@@ -39,7 +39,7 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     Option<"routedTileRows", "routed-tile-rows", "int64_t", /*default=*/"512",
            "Rows of one expert that moe.routed_ffn gathers and computes at "
            "a time: large enough for efficient GEMMs, small enough to bound "
-           "the per-tile buffers (d + h + d_out floats per row)">,
+           "the per-tile buffers (about d + 3h + d_out floats per row)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -284,13 +284,20 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
             Value x = convertFloat(b, l, logit, mathType);
             Value max = args[1 + 2 * k], sum = args[2 + 2 * k];
             // One exponential per logit: a new maximum rescales the sum so
-            // far, any other logit adds its own term.
+            // far, any other logit adds its own term. A -inf logit adds
+            // nothing, also while the maximum is still -inf (where the
+            // difference would be NaN).
             Value newMax = arith::CmpFOp::create(
                 b, l, arith::CmpFPredicate::OGT, x, max);
             Value exponent = arith::SelectOp::create(
                 b, l, newMax, arith::SubFOp::create(b, l, max, x),
                 arith::SubFOp::create(b, l, x, max));
-            Value term = math::ExpOp::create(b, l, exponent);
+            Value negativeInfinity = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::OEQ, x,
+                floatConstant(b, l, mathType, -kInfinity));
+            Value term = arith::SelectOp::create(
+                b, l, negativeInfinity, floatConstant(b, l, mathType, 0.0),
+                math::ExpOp::create(b, l, exponent));
             Value rescaled = arith::AddFOp::create(
                 b, l, arith::MulFOp::create(b, l, sum, term),
                 floatConstant(b, l, mathType, 1.0));

@@ -52,18 +52,21 @@ func.func @gated_static(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
 
 // -----
 
-// Expert outputs with another user, and the capacity layout, are not fused.
+// Expert outputs with another user, the capacity layout, and a dynamic expert
+// count in the weights (moe.routed_ffn needs it static) are not fused.
 // CHECK-LABEL: func @not_fused
 //       CHECK:   moe.expert_ffn
 //       CHECK:   moe.combine
 //       CHECK:   moe.capacity_dispatch
 //       CHECK:   moe.expert_ffn
 //       CHECK:   moe.combine
+//       CHECK:   moe.expert_ffn
+//       CHECK:   moe.combine
 //   CHECK-NOT:   moe.routed_ffn
 func.func @not_fused(%x: tensor<6x16xf32>, %gates: tensor<6x2xf32>,
                      %idx: tensor<6x2xi64>, %w1: tensor<4x16x32xf32>,
-                     %w2: tensor<4x32x16xf32>)
-    -> (tensor<6x16xf32>, tensor<12x16xf32>, tensor<6x16xf32>) {
+                     %w2: tensor<4x32x16xf32>, %w1d: tensor<?x16x32xf32>)
+    -> (tensor<6x16xf32>, tensor<12x16xf32>, tensor<6x16xf32>, tensor<6x16xf32>) {
   %tokens, %offsets, %rows = moe.dispatch %x, %idx, num_experts = 4
       : (tensor<6x16xf32>, tensor<6x2xi64>)
       -> (tensor<12x16xf32>, tensor<5xi64>, tensor<6x2xi64>)
@@ -80,5 +83,14 @@ func.func @not_fused(%x: tensor<6x16xf32>, %gates: tensor<6x2xf32>,
       -> tensor<4x3x16xf32>
   %cout = moe.combine %cy, %gates, %cr
       : (tensor<4x3x16xf32>, tensor<6x2xf32>, tensor<6x2xi64>) -> tensor<6x16xf32>
-  return %out, %y, %cout : tensor<6x16xf32>, tensor<12x16xf32>, tensor<6x16xf32>
+  %dt, %doff, %drows = moe.dispatch %x, %idx, num_experts = 4
+      : (tensor<6x16xf32>, tensor<6x2xi64>)
+      -> (tensor<12x16xf32>, tensor<5xi64>, tensor<6x2xi64>)
+  %dy = moe.expert_ffn <relu> %dt offsets(%doff) w1(%w1d) w2(%w2)
+      : (tensor<12x16xf32>, tensor<5xi64>, tensor<?x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<12x16xf32>
+  %dout = moe.combine %dy, %gates, %drows
+      : (tensor<12x16xf32>, tensor<6x2xf32>, tensor<6x2xi64>) -> tensor<6x16xf32>
+  return %out, %y, %cout, %dout
+      : tensor<6x16xf32>, tensor<12x16xf32>, tensor<6x16xf32>, tensor<6x16xf32>
 }

@@ -213,6 +213,14 @@ func.func @f(%l: tensor<8x4xf32>) {
 // -----
 
 func.func @f(%l: tensor<8x4xf32>) {
+  // expected-error @+1 {{'indices' dimension 0 (7) must equal 'logits' dimension 0 (8): both are the token count T}}
+  %g, %i = moe.route <softmax_topk> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<?x2xf32>, tensor<7x2xi64>)
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<8x4xf32>) {
   // expected-error @+1 {{'gates' dimension 1 (3) must be the static 'k' (2)}}
   %g, %i = moe.route <sigmoid_topk> %l, k = 2 : (tensor<8x4xf32>) -> (tensor<8x3xf32>, tensor<8x3xi64>)
   return
@@ -1063,6 +1071,14 @@ func.func @f(%x: tensor<8x16xf32>, %g: tensor<8x2xf32>, %i: tensor<8x3xi64>, %w1
 func.func @f(%x: tensor<8x16xf32>, %g: tensor<6x2xf32>, %i: tensor<6x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
   // expected-error @+1 {{'gates' dimension 0 (6) must equal 'input' dimension 0 (8): both are the token count T}}
   %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<6x2xf32>, tensor<6x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<8x16xf32>, %g: tensor<?x2xf32>, %i: tensor<7x2xi64>, %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x16xf32>) {
+  // expected-error @+1 {{'indices' dimension 0 (7) must equal 'input' dimension 0 (8): both are the token count T}}
+  %y = moe.routed_ffn <relu> %x, %g, %i w1(%w1) w2(%w2) : (tensor<8x16xf32>, tensor<?x2xf32>, tensor<7x2xi64>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<8x16xf32>
   return
 }
 

@@ -414,7 +414,9 @@ LogicalResult RouteOp::verify() {
       failed(contract.sameElementType("gates", gates, "logits", logits)) ||
       failed(contract.sameDim("gates", gates, 0, "logits", logits, 0,
                               "both are the token count T")) ||
-      failed(contract.sameShape("indices", indices, "gates", gates)))
+      failed(contract.sameShape("indices", indices, "gates", gates)) ||
+      failed(contract.sameDim("indices", indices, 0, "logits", logits, 0,
+                              "both are the token count T")))
     return failure();
   if (gates.getDimSize(1) != k)
     return contract.fail("'gates' dimension 1 (" +
@@ -716,6 +718,8 @@ LogicalResult RoutedFFNOp::verify() {
                           getIndices().getType())) ||
       failed(contract.sameDim("gates", gates, 0, "input", input, 0,
                               "both are the token count T")) ||
+      failed(contract.sameDim("indices", getIndices().getType(), 0, "input",
+                              input, 0, "both are the token count T")) ||
       failed(contract.sameElementType("gates", gates, "input", input)) ||
       failed(contract.atMost("the choices per token", gates.getDimSize(1),
                              "the expert count n", numExperts)))

@@ -28,6 +28,9 @@ struct FuseDispatchExpertsCombine : OpRewritePattern<CombineOp> {
     if (!ffn.getOutput().hasOneUse())
       return rewriter.notifyMatchFailure(
           combine, "the expert outputs have users besides the combine");
+    if (ffn.getW1().getType().isDynamicDim(0))
+      return rewriter.notifyMatchFailure(
+          combine, "moe.routed_ffn needs a static expert count in 'w1'");
     auto dispatch = ffn.getTokens().getDefiningOp<DispatchOp>();
     if (!dispatch || ffn.getOffsets() != dispatch.getOffsets() ||
         combine.getRows() != dispatch.getRows())

@@ -371,9 +371,10 @@ def MoE_RoutedFFNOp : MoE_Op<"routed_ffn", [
         output[t] = sum_j gates[t, j] * FFN_e(input[t]),  e = indices[t, j]
 
     where `FFN_e` is expert `e` of `moe.expert_ffn` (same weights, biases,
-    gated form and activation). It equals
+    gated form and activation). It computes
     `moe.combine(moe.expert_ffn(moe.dispatch(input, indices)), gates, rows)`,
-    which `--moe-fuse-experts` rewrites into it.
+    which `--moe-fuse-experts` rewrites into it, up to rounding: f16 and bf16
+    expert outputs stay in f32 until the weighted sum is rounded once.
 
     The lowering walks each expert's tokens in tiles of rows: a tile is
     gathered from `input` as the first GEMM's operand (the gather on load),
