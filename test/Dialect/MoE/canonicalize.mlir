@@ -73,3 +73,21 @@ func.func @load_some_experts(%logits: tensor<10x4xf32>) -> tensor<4xf32> {
   %0 = moe.load %logits, k = 3 : (tensor<10x4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// The same rule for the fused routing.
+// CHECK-LABEL: func @redundant_renormalize_fused
+//       CHECK:   moe.route <topk_softmax> %{{.*}}, k = 2 :
+//       CHECK:   moe.route <softmax_topk> %{{.*}}, k = 4 :
+//       CHECK:   moe.route <softmax_topk> %{{.*}}, k = 2 {renormalize = true}
+func.func @redundant_renormalize_fused(%logits: tensor<8x4xf32>)
+    -> (tensor<8x2xf32>, tensor<8x4xf32>, tensor<8x2xf32>) {
+  %0, %i0 = moe.route <topk_softmax> %logits, k = 2 {renormalize = true}
+      : (tensor<8x4xf32>) -> (tensor<8x2xf32>, tensor<8x2xi64>)
+  %1, %i1 = moe.route <softmax_topk> %logits, k = 4 {renormalize = true}
+      : (tensor<8x4xf32>) -> (tensor<8x4xf32>, tensor<8x4xi64>)
+  %2, %i2 = moe.route <softmax_topk> %logits, k = 2 {renormalize = true}
+      : (tensor<8x4xf32>) -> (tensor<8x2xf32>, tensor<8x2xi64>)
+  return %0, %1, %2 : tensor<8x2xf32>, tensor<8x4xf32>, tensor<8x2xf32>
+}

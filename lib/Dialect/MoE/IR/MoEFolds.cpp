@@ -20,20 +20,33 @@ LogicalResult TopKOp::fold(FoldAdaptor, SmallVectorImpl<OpFoldResult> &results) 
   return success();
 }
 
+/// Whether the `k` gates of `normalization` over `numExperts` logits already
+/// sum to one: a softmax over exactly the kept logits does.
+static bool keptGatesSumToOne(Normalization normalization, int64_t k,
+                              int64_t numExperts) {
+  return normalization == Normalization::topk_softmax ||
+         (normalization == Normalization::softmax_topk &&
+          !ShapedType::isDynamic(k) && k == numExperts);
+}
+
 OpFoldResult RouteWeightsOp::fold(FoldAdaptor) {
-  if (!getRenormalize())
-    return {};
-  // A softmax over exactly the kept logits already sums to one.
-  int64_t numExperts = getLogits().getType().getDimSize(1);
-  int64_t k = getValues().getType().getDimSize(1);
-  bool keptWeightsSumToOne =
-      getNormalization() == Normalization::topk_softmax ||
-      (getNormalization() == Normalization::softmax_topk &&
-       !ShapedType::isDynamic(k) && k == numExperts);
-  if (!keptWeightsSumToOne)
+  if (!getRenormalize() ||
+      !keptGatesSumToOne(getNormalization(),
+                         getValues().getType().getDimSize(1),
+                         getLogits().getType().getDimSize(1)))
     return {};
   setRenormalize(false);
   return getGates();
+}
+
+LogicalResult RouteOp::fold(FoldAdaptor, SmallVectorImpl<OpFoldResult> &) {
+  if (!getRenormalize() ||
+      !keptGatesSumToOne(getNormalization(), getK(),
+                         getLogits().getType().getDimSize(1)))
+    return failure();
+  // Folded in place: the results stay.
+  setRenormalize(false);
+  return success();
 }
 
 OpFoldResult LoadOp::fold(FoldAdaptor) {

@@ -151,6 +151,9 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
 
     Results: `gates` `[T, k]` (element type of `logits`), `indices` `[T, k]`
     (i32 or i64). Requires `1 <= k <= n`.
+
+    Renormalization that cannot change the gates is folded away, as for
+    `moe.route_weights`.
   }];
   let arguments = (ins MoE_Data<[2]>:$logits,
       ConfinedAttr<I64Attr, [IntPositive]>:$k,
@@ -163,6 +166,7 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def MoE_ComposeRoutingOp : MoE_Op<"compose_routing",
