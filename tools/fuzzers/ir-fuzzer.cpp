@@ -55,6 +55,16 @@ void runStages(ModuleOp module, moe::Target target) {
   }
 }
 
+/// MLIR 22's parsers of these ops crash on a malformed integer list
+/// (test/Fuzz/upstream-crashes.test): a finding there is upstream's, and
+/// would stop every run at its first mutation of such an op.
+bool namesOpWithUpstreamParserCrash(StringRef text) {
+  return llvm::any_of(
+      ArrayRef<StringRef>{"linalg.reduce", "linalg.transpose",
+                          "linalg.broadcast"},
+      [&](StringRef op) { return text.contains(op); });
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -64,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // The lexer, like every reader of source files, expects the NUL that
   // ends a file's buffer; the fuzzer's bytes have none.
   std::string text(reinterpret_cast<const char *>(data), size);
+  if (namesOpWithUpstreamParserCrash(text))
+    return 0;
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &ctx);
   if (!module)
     return 0;
