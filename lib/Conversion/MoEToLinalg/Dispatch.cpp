@@ -142,6 +142,26 @@ ExpertGroups lowering::groupByExpert(OpBuilder &b, Location loc, Value indices,
   return {offsets, assign.getResult(1), assign.getResult(2)};
 }
 
+Value lowering::gatherChoiceRows(OpBuilder &b, Location loc, Value input,
+                                 Value choices, Value k, Type elementType) {
+  OpFoldResult rows = tensor::getMixedSize(b, loc, choices, 0);
+  Value init = emptyTensor(
+      b, loc, {rows, tensor::getMixedSize(b, loc, input, 1)}, elementType);
+  return generic(b, loc, choices, projection(b.getContext(), 2, {0}), init,
+                 b.getMultiDimIdentityMap(2),
+                 {utils::IteratorType::parallel, utils::IteratorType::parallel},
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value choice = castIndex(nb, nl, args[0], nb.getIndexType());
+                   Value token = arith::DivUIOp::create(nb, nl, choice, k);
+                   Value value = tensor::ExtractOp::create(
+                       nb, nl, input,
+                       ValueRange{token, linalg::IndexOp::create(nb, nl, 1)});
+                   return SmallVector<Value>{
+                       convertFloat(nb, nl, value, elementType)};
+                 })
+      .front();
+}
+
 void lowering::requireValidRouting(OpBuilder &b, Operation *op, Value input,
                                    Value indices, int64_t numExperts) {
   Location loc = op->getLoc();
@@ -164,23 +184,13 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     Location loc = op.getLoc();
     Value input = adaptor.getInput();
     Value indices = adaptor.getIndices();
-    Type indexType = cast<RankedTensorType>(indices.getType()).getElementType();
     requireValidRouting(rewriter, op, input, indices, op.getNumExperts());
     ExpertGroups groups =
         groupByExpert(rewriter, loc, indices, op.getNumExperts());
-
-    Value k = castIndex(rewriter, loc,
-                        tensor::DimOp::create(rewriter, loc, indices, 1),
-                        indexType);
-    Value sourceTokens =
-        mapElements(rewriter, loc, groups.sourceChoices, indexType,
-                    [&](OpBuilder &b, Location l, Value choice) -> Value {
-                      return arith::DivUIOp::create(b, l, choice, k);
-                    });
-    Value tokens = gatherRows(
-        rewriter, loc, input, sourceTokens,
-        {tensor::getMixedSize(rewriter, loc, groups.sourceChoices, 0),
-         tensor::getMixedSize(rewriter, loc, input, 1)});
+    Value tokens = gatherChoiceRows(
+        rewriter, loc, input, groups.sourceChoices,
+        tensor::DimOp::create(rewriter, loc, indices, 1),
+        cast<RankedTensorType>(input.getType()).getElementType());
     rewriter.replaceOp(
         op, {castToType(rewriter, loc, tokens, op.getTokens().getType()),
              groups.offsets,

@@ -138,6 +138,31 @@ Value sliceExpertOrNull(OpBuilder &b, Location loc, Value weight,
                      withoutLeadingDim(weight.getType()));
 }
 
+/// Expert `expert`'s slices of all the stacked weights.
+FeedForwardWeights sliceWeights(OpBuilder &b, Location loc,
+                                const FeedForwardWeights &stacked,
+                                Value expert) {
+  return {sliceExpertOrNull(b, loc, stacked.w1, expert),
+          sliceExpertOrNull(b, loc, stacked.b1, expert),
+          sliceExpertOrNull(b, loc, stacked.w3, expert),
+          sliceExpertOrNull(b, loc, stacked.w2, expert),
+          sliceExpertOrNull(b, loc, stacked.b2, expert)};
+}
+
+/// `offsets[expert]` and `offsets[expert + 1]` as `index` values: where the
+/// group of `expert` begins and ends in the dropless layout.
+std::pair<Value, Value> groupBounds(OpBuilder &b, Location loc, Value offsets,
+                                    Value expert) {
+  auto read = [&](Value position) {
+    return castIndex(
+        b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{position}),
+        b.getIndexType());
+  };
+  Value begin = read(expert);
+  return {begin, read(arith::AddIOp::create(b, loc, expert,
+                                            indexConstant(b, loc, 1)))};
+}
+
 /// The rows `[begin, begin + size)` of expert `expert`'s group in the
 /// dropless layout.
 struct Group {
@@ -148,14 +173,7 @@ struct Group {
 /// `offsets` is data, and a slice past the rows would read out of bounds.
 Group groupOf(OpBuilder &b, Location loc, Value offsets, Value expert,
               Value tokens, StringRef opName) {
-  Type indexType = b.getIndexType();
-  Value begin = castIndex(
-      b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{expert}),
-      indexType);
-  Value next = arith::AddIOp::create(b, loc, expert, indexConstant(b, loc, 1));
-  Value end = castIndex(
-      b, loc, tensor::ExtractOp::create(b, loc, offsets, ValueRange{next}),
-      indexType);
+  auto [begin, end] = groupBounds(b, loc, offsets, expert);
   Value rows = tensor::DimOp::create(b, loc, tokens, 0);
   auto atMost = [&](Value lhs, Value rhs) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lhs, rhs);
@@ -268,12 +286,7 @@ struct ExpertFFNLowering : OpConversionPattern<ExpertFFNOp> {
         [&](OpBuilder &b, Location l, Value expert, Value partial) {
           Group group = groupOf(b, l, offsets, expert, tokens,
                                 "moe.expert_ffn");
-          FeedForwardWeights weights = {
-              sliceExpertOrNull(b, l, stacked.w1, expert),
-              sliceExpertOrNull(b, l, stacked.b1, expert),
-              sliceExpertOrNull(b, l, stacked.w3, expert),
-              sliceExpertOrNull(b, l, stacked.w2, expert),
-              sliceExpertOrNull(b, l, stacked.b2, expert)};
+          FeedForwardWeights weights = sliceWeights(b, l, stacked, expert);
           Value groupOutput =
               feedForward(b, l, sliceRows(b, l, tokens, group), weights,
                           activation, mathType);
@@ -340,29 +353,6 @@ struct ExpertsLowering : OpConversionPattern<ExpertsOp> {
     return success();
   }
 };
-
-/// `[rows, d]` in `mathType`, row `r` the token of choice `choices[r]`
-/// (`choices` `[rows]`, `t * k + j`): the first GEMM's operand, gathered as
-/// it is loaded.
-Value gatherChoiceRows(OpBuilder &b, Location loc, Value input, Value choices,
-                       Value k, Type mathType) {
-  OpFoldResult rows = tensor::getMixedSize(b, loc, choices, 0);
-  Value init = emptyTensor(b, loc, {rows, tensor::getMixedSize(b, loc, input, 1)},
-                           mathType);
-  return generic(b, loc, choices, projection(b.getContext(), 2, {0}), init,
-                 b.getMultiDimIdentityMap(2),
-                 {utils::IteratorType::parallel, utils::IteratorType::parallel},
-                 [&](OpBuilder &nb, Location nl, ValueRange args) {
-                   Value choice = castIndex(nb, nl, args[0], nb.getIndexType());
-                   Value token = arith::DivUIOp::create(nb, nl, choice, k);
-                   Value value = tensor::ExtractOp::create(
-                       nb, nl, input,
-                       ValueRange{token, linalg::IndexOp::create(nb, nl, 1)});
-                   return SmallVector<Value>{
-                       convertFloat(nb, nl, value, mathType)};
-                 })
-      .front();
-}
 
 /// Adds `gate * values[row]` into `output[token]` for every row of the tile
 /// `values` `[rows, d_out]`, whose choices are `choices` `[rows]`. A loop:
@@ -441,24 +431,10 @@ struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
     Value output = forEachExpert(
         rewriter, loc, rewriter.getIndexAttr(numExperts), init,
         [&](OpBuilder &b, Location l, Value expert, Value partial) {
-          FeedForwardWeights weights = {
-              sliceExpertOrNull(b, l, stacked.w1, expert),
-              sliceExpertOrNull(b, l, stacked.b1, expert),
-              sliceExpertOrNull(b, l, stacked.w3, expert),
-              sliceExpertOrNull(b, l, stacked.w2, expert),
-              sliceExpertOrNull(b, l, stacked.b2, expert)};
-          Value begin = castIndex(
-              b, l,
-              tensor::ExtractOp::create(b, l, groups.offsets,
-                                        ValueRange{expert}),
-              b.getIndexType());
-          Value end = castIndex(
-              b, l,
-              tensor::ExtractOp::create(
-                  b, l, groups.offsets,
-                  ValueRange{arith::AddIOp::create(
-                      b, l, expert, indexConstant(b, l, 1))}),
-              b.getIndexType());
+          FeedForwardWeights weights = sliceWeights(b, l, stacked, expert);
+          // The offsets come from the grouping just built: no bounds check.
+          auto [begin, groupEnd] = groupBounds(b, l, groups.offsets, expert);
+          Value end = groupEnd;
           Value step = indexConstant(b, l, tileRows);
           auto tiles = scf::ForOp::create(
               b, l, begin, end, step, ValueRange{partial},
@@ -471,6 +447,7 @@ struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
                     ArrayRef<OpFoldResult>{tileBegin},
                     ArrayRef<OpFoldResult>{size},
                     ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
+                // The gather on load: converted to the math type as read.
                 Value tile =
                     gatherChoiceRows(tb, tl, input, choices, k, mathType);
                 Value tileOutput = feedForward(tb, tl, tile, weights,

@@ -181,6 +181,12 @@ struct ExpertGroups {
 ExpertGroups groupByExpert(OpBuilder &b, Location loc, Value indices,
                            int64_t numExperts);
 
+/// `[rows, d]` of `elementType`: row `r` is the input row of the token of
+/// choice `choices[r]` (`t * k + j`, `k` an `index` value), read from
+/// `input` `[T, d]` in one parallel gather.
+Value gatherChoiceRows(OpBuilder &b, Location loc, Value input, Value choices,
+                       Value k, Type elementType);
+
 //===----------------------------------------------------------------------===//
 // Pattern populators of each op family
 //===----------------------------------------------------------------------===//

@@ -32,9 +32,8 @@
 //       CHECK:     tensor.insert %{{.*}} into %[[FREE]][%[[EI]]]
 //       CHECK:     tensor.insert %[[ROW]] into %[[ROWS]]
 //       CHECK:     tensor.insert %{{.*}} into %[[SRC]]
-//       CHECK:   %[[SOURCES:.*]] = linalg.generic {{.*}} ins(%[[ASSIGN]]#2 : tensor<?xi64>)
+//       CHECK:   %[[TOKENS:.*]] = linalg.generic {{.*}} ins(%[[ASSIGN]]#2 : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
 //       CHECK:     arith.divui
-//       CHECK:   %[[TOKENS:.*]] = linalg.generic {{.*}} ins(%[[SOURCES]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
 //       CHECK:     tensor.extract %[[X]]
 //       CHECK:   return %[[TOKENS]], %[[OFFSETS]]#0, %[[ASSIGN]]#1
 func.func @dispatch(%x: tensor<?x16xf32>, %idx: tensor<?x2xi64>) -> (tensor<?x16xf32>, tensor<5xi64>, tensor<?x2xi64>) {
