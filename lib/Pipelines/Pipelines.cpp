@@ -14,7 +14,11 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Triple.h"
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 
@@ -48,6 +52,31 @@ StringRef moe::getStageName(Stage stage) {
     return "llvm";
   }
   llvm_unreachable("unknown stage");
+}
+
+bool moe::isNVPTXChip(StringRef chip) {
+  static const llvm::Target *nvptx = [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTargetMC();
+    std::string unused;
+    return llvm::TargetRegistry::lookupTarget(
+        llvm::Triple("nvptx64-nvidia-cuda"), unused);
+  }();
+  if (!nvptx || !chip.starts_with("sm_"))
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(nvptx->createMCSubtargetInfo(
+      llvm::Triple("nvptx64-nvidia-cuda"), "", ""));
+  return subtarget && subtarget->isCPUStringValid(chip);
+}
+
+bool NVPTXChipParser::parse(llvm::cl::Option &option, StringRef argName,
+                            StringRef value, std::string &chip) {
+  if (!isNVPTXChip(value))
+    return option.error("'" + value +
+                        "' is not an NVPTX chip LLVM knows (such as sm_80, "
+                        "sm_90, sm_90a)");
+  chip = value.str();
+  return false;
 }
 
 /// Buffers are allocated through `_mlir_memref_to_llvm_alloc`/`_free`, which

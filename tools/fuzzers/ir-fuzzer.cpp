@@ -15,6 +15,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/ErrorHandling.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +36,9 @@ MLIRContext &context() {
 }
 
 /// Runs the stages of `target`'s pipeline on a copy of `module`, stopping at
-/// the first that reports an error.
+/// the first that reports an error. Fusion only rewrites valid IR into valid
+/// IR, so a fuse stage that fails on what the expand stage accepted is a
+/// finding, like a crash.
 void runStages(ModuleOp module, moe::Target target) {
   OwningOpRef<ModuleOp> copy = module.clone();
   moe::CPUPipelineOptions cpuOptions;
@@ -50,8 +53,12 @@ void runStages(ModuleOp module, moe::Target target) {
       moe::buildCPUStage(pm, stage, cpuOptions);
     else
       moe::buildCUDAStage(pm, stage, cudaOptions);
-    if (failed(pm.run(*copy)))
-      return;
+    if (succeeded(pm.run(*copy)))
+      continue;
+    if (stage == moe::Stage::Fuse)
+      llvm::report_fatal_error("the fuse stage failed on IR that the expand "
+                               "stage accepted");
+    return;
   }
 }
 

@@ -20,7 +20,6 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -160,8 +159,7 @@ int main(int argc, char **argv) {
   if (!module)
     return fail("'" + modelPath + "' is not valid IR (see the diagnostics above)");
 
-  // LLVM only warns about an unknown GPU and emits code for nothing.
-  if (!gpuChip.empty() && !llvm::Regex("^sm_[0-9]+a?$").match(gpuChip))
+  if (!gpuChip.empty() && !isNVPTXChip(gpuChip))
     return fail("--gpu-chip must name an NVIDIA architecture such as sm_90, "
                 "got '" + gpuChip + "'");
 

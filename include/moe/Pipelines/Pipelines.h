@@ -24,6 +24,19 @@ enum class Target { CPU, CUDA };
 /// How the CUDA pipeline embeds kernels in the host module.
 enum class KernelFormat { PTX, Cubin, Fatbin };
 
+/// Whether `chip` names an NVPTX processor that LLVM can compile for
+/// (`sm_80`, `sm_90a`, ...). LLVM itself only warns about an unknown one and
+/// emits code for none.
+bool isNVPTXChip(StringRef chip);
+
+/// Parses a `chip` option with `isNVPTXChip`: a typo is an option error
+/// naming the value, not one error per kernel late in the pipeline.
+struct NVPTXChipParser : llvm::cl::parser<std::string> {
+  using llvm::cl::parser<std::string>::parser;
+  bool parse(llvm::cl::Option &option, StringRef argName, StringRef value,
+             std::string &chip);
+};
+
 /// Options of the CPU pipeline (`moe-cpu-pipeline{...}`).
 struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
   Option<bool> fuse{*this, "fuse",
@@ -38,9 +51,9 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
                     llvm::cl::desc("Run the fusion stage (off: every moe op "
                                    "is lowered on its own, for comparison)"),
                     llvm::cl::init(true)};
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("GPU architecture to compile for"),
-                           llvm::cl::init("sm_90")};
+  Option<std::string, NVPTXChipParser> chip{
+      *this, "chip", llvm::cl::desc("GPU architecture to compile for"),
+      llvm::cl::init("sm_90")};
   Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features (PTX ISA version)"),
       llvm::cl::init("+ptx80")};
