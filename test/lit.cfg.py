@@ -71,3 +71,12 @@ def has_cuda_gpu():
 # GPU machine runs them there.
 if has_cuda_gpu():
     config.available_features.add("cuda-gpu")
+
+# Expert parallelism: the MPI runtime is built where MPI was found, and the
+# tests start their ranks with mpiexec. MPICH's launcher runs as root and
+# oversubscribes cores without options.
+mpiexec = shutil.which("mpiexec")
+if mpiexec and os.path.exists(
+        os.path.join(config.moe_lib_dir, "libmoe_mpi_runtime.so")):
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpiexec", mpiexec))

@@ -9,6 +9,7 @@ packages=(
   clang-22 libclang-rt-22-dev lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev
   mlir-22-tools
   python3-numpy libopenblas-pthread-dev
+  libmpich-dev mpich
   "$@"
 )
 

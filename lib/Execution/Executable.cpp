@@ -14,6 +14,7 @@
 #include "moe/Execution/Executable.h"
 
 #include "BufferCache.h"
+#include "MPIRuntimeLoader.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -25,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "moe/Dialect/MoE/IR/MoEDialect.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
 #ifdef MOE_HAVE_CUDA_RUNTIME
 #include "moe/Runtime/CUDARuntime.h"
@@ -108,6 +110,19 @@ void moe::registerExecutionDialects(DialectRegistry &registry) {
   registerAllToLLVMIRTranslations(registry);
 }
 
+llvm::Expected<ProcessGroup> moe::joinProcessGroup(unsigned numRanks) {
+  auto runtime = loadMPIRuntime(&failCompiledCode);
+  if (!runtime)
+    return runtime.takeError();
+  ProcessGroup group = runtime->group;
+  if (group.size != static_cast<int>(numRanks))
+    return llvm::createStringError(
+        "the model is compiled for " + Twine(numRanks) +
+        " ranks, but the MPI job has " + Twine(group.size) +
+        " process(es) (start it with mpiexec -n " + Twine(numRanks) + ")");
+  return group;
+}
+
 std::string ArraySpec::describe() const {
   std::string text = "tensor<";
   for (int64_t size : shape)
@@ -156,6 +171,20 @@ static llvm::Expected<EntryPoint> describeEntryPoint(func::FuncOp func) {
   return entry;
 }
 
+/// Notes the arguments that the expand stage split over ranks.
+static void recordExpertShards(ModuleOp module,
+                               MutableArrayRef<EntryPoint> entryPoints) {
+  for (EntryPoint &entry : entryPoints) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
+    if (!func)
+      continue;
+    for (auto [position, spec] : llvm::enumerate(entry.arguments))
+      if (auto shards = func.getArgAttrOfType<IntegerAttr>(
+              position, MoEDialect::kExpertShardsAttrName))
+        spec.expertShards = shards.getInt();
+  }
+}
+
 llvm::Expected<std::unique_ptr<Executable>>
 Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
                     Target target,
@@ -164,6 +193,26 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   context->getOrLoadDialect<bufferization::BufferizationDialect>();
   std::unique_ptr<Executable> executable(new Executable());
   executable->target = target;
+
+  // A model exchanges tokens when it is sharded here or was written with
+  // moe.all_to_all; on the CPU that goes through the MPI runtime.
+  bool exchangesTokens =
+      options.numRanks > 1 ||
+      module->walk([](AllToAllOp) { return WalkResult::interrupt(); })
+          .wasInterrupted();
+  const MPIRuntime *mpi = nullptr;
+  if (exchangesTokens && target == Target::CPU) {
+    if (options.numRanks > 1) {
+      auto group = joinProcessGroup(options.numRanks);
+      if (!group)
+        return group.takeError();
+    }
+    auto runtime = loadMPIRuntime(&failCompiledCode);
+    if (!runtime)
+      return runtime.takeError();
+    mpi = &*runtime;
+    executable->group = mpi->group;
+  }
   for (auto func : module->getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
       continue;
@@ -186,6 +235,8 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
                                      getStageName(stage) + "' stage");
     if (options.afterStage)
       options.afterStage(getStageName(stage), *module);
+    if (stage == Stage::ExpandLayers)
+      recordExpertShards(*module, executable->entryPoints);
   }
 
   llvm::InitializeNativeTarget();
@@ -221,6 +272,9 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
     define("moe_runtime_check_failed", &moeRuntimeCheckFailed);
     define("_mlir_memref_to_llvm_alloc", buffers.first);
     define("_mlir_memref_to_llvm_free", buffers.second);
+    if (mpi)
+      for (const auto &[name, address] : mpi->entryPoints)
+        define(name, address);
     return symbols;
   });
   // Global constructors load the kernels of the CUDA target.
@@ -235,6 +289,7 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
                           const CompileOptions &options) {
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.fuse = options.fuse;
+  pipelineOptions.numRanks = options.numRanks;
   return compile(std::move(module), options, Target::CPU,
                  [&](OpPassManager &pm, Stage stage) {
                    buildCPUStage(pm, stage, pipelineOptions);
@@ -244,6 +299,10 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
 llvm::Expected<std::unique_ptr<Executable>>
 Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
                            const CompileOptions &options, StringRef chip) {
+  if (options.numRanks > 1)
+    return llvm::createStringError(
+        "expert parallelism over ranks runs on the CPU backend only: the "
+        "CUDA backend's collectives (NCCL) have no lowering yet");
 #ifdef MOE_HAVE_CUDA_RUNTIME
   char message[512];
   if (moeCudaInitialize(message, sizeof(message)) != 0)
@@ -286,10 +345,18 @@ const EntryPoint *Executable::lookup(StringRef name) const {
   return nullptr;
 }
 
-/// Checks `input` against the declared `spec` of argument `position`.
-static llvm::Error checkArgument(const EntryPoint &entry, unsigned position,
-                                 const ArraySpec &spec,
-                                 const HostArray &input) {
+/// What an argument passes to compiled code: the caller's array, or this
+/// rank's share of the experts in it.
+struct ArgumentView {
+  const uint8_t *data;
+  SmallVector<int64_t> shape;
+};
+
+/// Checks `input` against the declared `spec` of argument `position` and
+/// returns what rank `rank` passes for it.
+static llvm::Expected<ArgumentView>
+viewArgument(const EntryPoint &entry, unsigned position,
+             const ArraySpec &spec, const HostArray &input, int rank) {
   auto mismatch = [&](const Twine &what) {
     return llvm::createStringError("argument #" + Twine(position) + " of '" +
                                    entry.name + "' must be " +
@@ -300,13 +367,26 @@ static llvm::Error checkArgument(const EntryPoint &entry, unsigned position,
     return mismatch("element type differs");
   if (input.shape.size() != spec.shape.size())
     return mismatch("rank differs");
+  ArgumentView view{input.data.data(), input.shape};
+  // Sharded weights: every expert (this rank takes its own), or just this
+  // rank's experts.
+  int64_t shardExperts = spec.expertShards > 1
+                             ? spec.shape.front() / spec.expertShards
+                             : ShapedType::kDynamic;
   for (auto [dim, sizes] : llvm::enumerate(llvm::zip(spec.shape,
                                                      input.shape))) {
     auto [expected, actual] = sizes;
+    if (dim == 0 && actual == shardExperts)
+      continue;
     if (!ShapedType::isDynamic(expected) && expected != actual)
       return mismatch("size of dimension " + Twine(dim) + " differs");
   }
-  return llvm::Error::success();
+  if (spec.expertShards > 1 && input.shape.front() == spec.shape.front()) {
+    size_t shardBytes = input.data.size() / spec.expertShards;
+    view.data += rank * shardBytes;
+    view.shape.front() = shardExperts;
+  }
+  return view;
 }
 
 /// Copies the strided buffer at `base` (in elements of `elementSize` bytes)
@@ -352,11 +432,15 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
         " arguments (" + llvm::join(expected, ", ") + "), got " +
         Twine(inputs.size()));
   }
+  SmallVector<ArgumentView> arguments;
   for (auto [position, pair] :
-       llvm::enumerate(llvm::zip(entry->arguments, inputs)))
-    if (auto error = checkArgument(*entry, position, std::get<0>(pair),
-                                   std::get<1>(pair)))
-      return std::move(error);
+       llvm::enumerate(llvm::zip(entry->arguments, inputs))) {
+    auto view = viewArgument(*entry, position, std::get<0>(pair),
+                             std::get<1>(pair), group.rank);
+    if (!view)
+      return view.takeError();
+    arguments.push_back(std::move(*view));
+  }
 
   // Kernels cannot read the caller's arrays: the CUDA target gets copies in
   // managed memory, freed when the call returns.
@@ -365,12 +449,9 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     for (void *copy : deviceCopies)
       releaseBuffer(copy);
   });
-  SmallVector<const void *> inputData;
-  for (const HostArray &input : inputs) {
-    if (target == Target::CPU) {
-      inputData.push_back(input.data.data());
+  for (auto [argument, input] : llvm::zip(arguments, inputs)) {
+    if (target == Target::CPU)
       continue;
-    }
     void *copy = nullptr;
     // Allocation failures of the CUDA runtime come back through `guarded`.
     if (auto error = guarded("copying the inputs to the GPU", [&] {
@@ -380,28 +461,28 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     deviceCopies.push_back(copy);
     if (!input.data.empty())
       std::memcpy(copy, input.data.data(), input.data.size());
-    inputData.push_back(copy);
+    argument.data = static_cast<const uint8_t *>(copy);
   }
 
   // Every scalar of the expanded descriptors lives in `words`, which is
   // sized up front so the pointers into it stay valid.
   size_t argumentWords = 0;
-  for (const HostArray &input : inputs)
-    argumentWords += 3 + 2 * input.shape.size();
+  for (const ArgumentView &argument : arguments)
+    argumentWords += 3 + 2 * argument.shape.size();
   std::vector<int64_t> words;
   words.reserve(argumentWords);
-  for (auto [input, data] : llvm::zip(inputs, inputData)) {
-    auto pointer = reinterpret_cast<int64_t>(data);
+  for (const ArgumentView &argument : arguments) {
+    auto pointer = reinterpret_cast<int64_t>(argument.data);
     words.push_back(pointer); // allocated
     words.push_back(pointer); // aligned
     words.push_back(0);       // offset
-    llvm::append_range(words, input.shape);
+    llvm::append_range(words, argument.shape);
     int64_t stride = 1;
     size_t firstStride = words.size();
-    words.resize(words.size() + input.shape.size());
-    for (size_t dim = input.shape.size(); dim-- > 0;) {
+    words.resize(words.size() + argument.shape.size());
+    for (size_t dim = argument.shape.size(); dim-- > 0;) {
       words[firstStride + dim] = stride;
-      stride *= input.shape[dim];
+      stride *= argument.shape[dim];
     }
   }
   size_t resultWords = 0;

@@ -133,7 +133,15 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
                         const CPUPipelineOptions &options) {
   switch (stage) {
   case Stage::ExpandLayers:
+    buildCommonStage(pm, stage);
+    if (options.numRanks != 1) {
+      MoEShardExpertsOptions shard;
+      shard.numRanks = options.numRanks;
+      pm.addPass(createMoEShardExperts(shard));
+    }
+    return;
   case Stage::LowerToLinalg:
+    pm.addPass(createConvertMoECollectivesToMPI());
     buildCommonStage(pm, stage);
     return;
   case Stage::Fuse:

@@ -79,6 +79,14 @@ llvm::cl::opt<bool>
          llvm::cl::desc("Run the pipeline's fusion stage (default true; "
                         "--fuse=false lowers every moe op on its own)"),
          llvm::cl::init(true));
+llvm::cl::opt<unsigned> ranks(
+    "ranks",
+    llvm::cl::desc("Split the experts over this many ranks (expert "
+                   "parallelism): start one moe-run per rank with mpiexec "
+                   "-n <N>. '{rank}' in a file or directory name stands for "
+                   "the process's rank, so each reads its own tokens; expert "
+                   "weights may be given whole, each rank takes its share"),
+    llvm::cl::init(1));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
                                  llvm::cl::Prefix, llvm::cl::init(3));
 
@@ -102,9 +110,11 @@ int64_t countNonFinite(const HostArray &array) {
 }
 
 /// One line per result: its type, and its values when there are few of them
-/// (losses, tokens per expert), else a checksum.
-void printSummary(unsigned position, const HostArray &result) {
-  llvm::outs() << "result #" << position << ": " << result.describe();
+/// (losses, tokens per expert), else a checksum. `prefix` names the rank.
+void printSummary(StringRef prefix, unsigned position,
+                  const HostArray &result) {
+  llvm::outs() << prefix << "result #" << position << ": "
+               << result.describe();
   int64_t count = result.getNumElements();
   constexpr int64_t kPrintedValues = 64;
   if (count <= kPrintedValues) {
@@ -163,9 +173,34 @@ int main(int argc, char **argv) {
     return fail("--gpu-chip must name an NVIDIA architecture such as sm_90, "
                 "got '" + gpuChip + "'");
 
+  if (ranks == 0)
+    return fail("--ranks must be at least 1");
+  ProcessGroup group;
+  if (ranks > 1) {
+    auto joined = joinProcessGroup(ranks);
+    if (!joined)
+      return fail(joined.takeError());
+    group = *joined;
+  }
+  std::string rankName = std::to_string(group.rank);
+  auto forThisRank = [&](StringRef path) {
+    std::string resolved = path.str();
+    for (size_t at = resolved.find("{rank}"); at != std::string::npos;
+         at = resolved.find("{rank}", at + rankName.size()))
+      resolved.replace(at, strlen("{rank}"), rankName);
+    return resolved;
+  };
+  std::string outputPath = forThisRank(outputDir);
+  if (ranks > 1 && !outputDir.empty() && outputPath == outputDir)
+    return fail("with --ranks, --output-dir must contain '{rank}': each rank "
+                "writes its own results");
+  std::string summaryPrefix =
+      ranks > 1 ? "rank " + rankName + ": " : std::string();
+
   // Read the inputs first: a wrong file is reported before a long compile.
   SmallVector<HostArray> inputs;
-  for (const std::string &path : inputPaths) {
+  for (const std::string &pattern : inputPaths) {
+    std::string path = forThisRank(pattern);
     auto array = readNpy(path);
     if (!array)
       return fail(array.takeError());
@@ -180,6 +215,7 @@ int main(int argc, char **argv) {
   CompileOptions options;
   options.optLevel = optLevel;
   options.fuse = fuse;
+  options.numRanks = ranks;
   unsigned stageNumber = 0;
   std::string dumpError;
   if (!dumpStages.empty()) {
@@ -223,13 +259,13 @@ int main(int argc, char **argv) {
           .count();
 
   for (auto [position, result] : llvm::enumerate(*results))
-    printSummary(position, result);
+    printSummary(summaryPrefix, position, result);
 
-  if (!outputDir.empty()) {
-    if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
-      return fail("cannot create '" + outputDir + "': " + error.message());
+  if (!outputPath.empty()) {
+    if (std::error_code error = llvm::sys::fs::create_directories(outputPath))
+      return fail("cannot create '" + outputPath + "': " + error.message());
     for (auto [position, result] : llvm::enumerate(*results)) {
-      SmallString<128> path(outputDir);
+      SmallString<128> path(outputPath);
       llvm::sys::path::append(path, "result_" + Twine(position) + ".npy");
       if (auto error = writeNpy(path, result))
         return fail(std::move(error));

@@ -32,8 +32,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     instead of reading out of bounds.
 
     `moe.layer` must be expanded first (`--moe-expand-layer`) and
-    `moe.all_to_all` lowered to runtime calls first (no such lowering exists
-    yet); both are reported as errors.
+    `moe.all_to_all` lowered to runtime calls first
+    (`--convert-moe-collectives-to-mpi`); both are reported as errors.
   }];
   let options = [
     Option<"routedTileRows", "routed-tile-rows", "int64_t", /*default=*/"512",
@@ -47,6 +47,34 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ConvertMoECollectivesToMPI
+    : Pass<"convert-moe-collectives-to-mpi", "ModuleOp"> {
+  let summary = "Lower moe.all_to_all to calls of the MPI runtime";
+  let description = [{
+    Expert parallelism on the CPU, one process per rank. Each
+    `moe.all_to_all` becomes, on tensors, before bufferization:
+
+    - its send counts, widened to i64, exchanged by
+      `moe_mpi_exchange_counts`, so each rank learns what it receives;
+    - an output buffer of the received row count;
+    - `moe_mpi_all_to_all_<type>` on the input's buffer
+      (`bufferization.to_buffer`) into that output (`MPI_Alltoallv`);
+    - the output as a tensor again (`bufferization.to_tensor restrict`).
+
+    Buffers pass as unranked memrefs (a rank and a descriptor pointer), so
+    one runtime function serves every row shape; there is one per element
+    type (bf16, f16, f32, f64, i32, i64). The runtime (include/moe/Runtime/
+    MPIRuntime.h) checks that the job has `num_ranks` processes.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

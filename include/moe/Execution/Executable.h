@@ -34,6 +34,11 @@ void registerExecutionDialects(DialectRegistry &registry);
 struct ArraySpec {
   ElementKind kind;
   SmallVector<int64_t> shape;
+  /// For expert weights split over ranks (`moe-shard-experts`), the number
+  /// of ranks: the caller passes every expert's weights, `shape`, and each
+  /// rank takes its own `1 / expertShards` of the leading dimension, or the
+  /// caller passes just that share.
+  int64_t expertShards = 1;
 
   /// `tensor<?x512xf32>`-style description for messages.
   std::string describe() const;
@@ -46,6 +51,18 @@ struct EntryPoint {
   SmallVector<ArraySpec> results;
 };
 
+/// This process's place in a job of several processes (expert parallelism,
+/// SPEC §1.6), one per rank.
+struct ProcessGroup {
+  int rank = 0;
+  int size = 1;
+};
+
+/// Joins the MPI job this process was started in (by `mpiexec -n
+/// numRanks`), loading the MPI runtime on first use. Fails with one message
+/// where MPI or the runtime is missing, or where the job has another size.
+llvm::Expected<ProcessGroup> joinProcessGroup(unsigned numRanks);
+
 struct CompileOptions {
   /// Called with the module after each pipeline stage (e.g. to dump it).
   std::function<void(StringRef stage, ModuleOp module)> afterStage;
@@ -53,6 +70,10 @@ struct CompileOptions {
   unsigned optLevel = 3;
   /// Whether the pipeline's fusion stage runs.
   bool fuse = true;
+  /// Ranks the experts are split over: with more than one, this process is
+  /// one rank of an MPI job of that size, holds `1 / numRanks` of each
+  /// expert weight, and exchanges tokens with the other ranks.
+  unsigned numRanks = 1;
 };
 
 class Executable {
@@ -98,6 +119,7 @@ private:
   void releaseBuffer(void *buffer) const;
 
   Target target = Target::CPU;
+  ProcessGroup group;
   std::unique_ptr<ExecutionEngine> engine;
   SmallVector<EntryPoint> entryPoints;
 };

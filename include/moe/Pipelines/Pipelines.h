@@ -43,6 +43,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                     llvm::cl::desc("Run the fusion stage (off: every moe op "
                                    "is lowered on its own, for comparison)"),
                     llvm::cl::init(true)};
+  Option<int64_t> numRanks{
+      *this, "num-ranks",
+      llvm::cl::desc("Split the experts over this many ranks, one MPI "
+                     "process each (expert parallelism)"),
+      llvm::cl::init(1)};
 };
 
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).
@@ -80,12 +85,14 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
 
 /// The stages of the pipelines, in order; `MapToGPU` is CUDA's only.
 enum class Stage {
-  /// `moe.layer` to the fine-grained ops.
+  /// `moe.layer` to the fine-grained ops, with the experts split over
+  /// ranks where there are several.
   ExpandLayers,
   /// Fine-grained ops fused where the fused form reads or writes less
   /// memory: routing on both targets, dispatch-experts-combine on the CPU.
   Fuse,
-  /// `moe` ops to linalg/tensor/scf/arith/math on tensors.
+  /// `moe` ops to linalg/tensor/scf/arith/math on tensors; on the CPU,
+  /// collectives to MPI runtime calls.
   LowerToLinalg,
   /// Tensors to buffers, with deallocation; linalg ops to loops (parallel
   /// loops for CUDA).

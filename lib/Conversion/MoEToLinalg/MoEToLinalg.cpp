@@ -44,8 +44,8 @@ struct ConvertMoEToLinalgPass
       }
       if (isa<AllToAllOp>(op)) {
         op->emitOpError("cannot be lowered to linalg: collectives become "
-                        "runtime calls, and no collective lowering exists "
-                        "yet");
+                        "runtime calls (run --convert-moe-collectives-to-mpi "
+                        "first; the CUDA pipeline has no NCCL lowering yet)");
         return WalkResult::interrupt();
       }
       if (auto loss = dyn_cast<SwitchLossOp>(op);

@@ -15,7 +15,7 @@ func.func @layer(%x: tensor<?x8xf32>, %wg: tensor<8x4xf32>,
 // -----
 
 func.func @all_to_all(%x: tensor<8x4xf32>, %c: tensor<2xi64>) -> tensor<?x4xf32> {
-  // expected-error @+1 {{'moe.all_to_all' op cannot be lowered to linalg: collectives become runtime calls, and no collective lowering exists yet}}
+  // expected-error @+1 {{'moe.all_to_all' op cannot be lowered to linalg: collectives become runtime calls (run --convert-moe-collectives-to-mpi first; the CUDA pipeline has no NCCL lowering yet)}}
   %y, %r = moe.all_to_all %x, %c, num_ranks = 2
       : (tensor<8x4xf32>, tensor<2xi64>) -> (tensor<?x4xf32>, tensor<2xi64>)
   return %y : tensor<?x4xf32>

@@ -1145,3 +1145,24 @@ func.func @f(%x: tensor<8x16xf32>, %w: tensor<16x4xf32>, %wn: tensor<16x4xf32>, 
   %0:3 = moe.noisy_gate %x, %w, %wn, %e : (tensor<8x16xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<8x5xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>)
   return
 }
+
+// -----
+
+// expected-error @+1 {{'moe.expert_shards' must be an i64 above 1, got 1 : i64}}
+func.func @expert_shards_one(%w: tensor<4x8xf32> {moe.expert_shards = 1 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'moe.expert_shards' marks argument #0, which does not stack experts with a static leading dimension}}
+func.func @expert_shards_dynamic(%w: tensor<?x8xf32> {moe.expert_shards = 2 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown argument attribute 'moe.shards'}}
+func.func @unknown_argument_attribute(%w: tensor<4x8xf32> {moe.shards = 2 : i64}) {
+  return
+}

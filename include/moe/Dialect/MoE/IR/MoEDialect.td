@@ -27,6 +27,14 @@ def MoE_Dialect : Dialect {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  let hasRegionArgAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// On a function argument: the argument holds one rank's share of a
+    /// stacked expert weight split over this many ranks (an i64 above 1),
+    /// as `moe-shard-experts` leaves it.
+    static constexpr ::llvm::StringLiteral kExpertShardsAttrName =
+        "moe.expert_shards";
+  }];
 }
 
 class MoE_Op<string mnemonic, list<Trait> traits = []>

@@ -25,6 +25,39 @@ def MoEExpandLayer : Pass<"moe-expand-layer"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def MoEShardExperts : Pass<"moe-shard-experts", "ModuleOp"> {
+  let summary = "Split the experts over ranks (expert parallelism)";
+  let description = [{
+    SPEC §1.6 on the dropless layout. Every rank runs the function on its
+    own tokens and holds `n / num-ranks` of the experts: rank `r` holds
+    experts `[r * n/R, (r+1) * n/R)`. Each argument holding stacked expert
+    weights becomes this rank's share `[n/R, ...]`, marked
+    `moe.expert_shards = R`. Around each `moe.expert_ffn` and `moe.experts`:
+
+    - the grouped rows of each rank's experts, which are consecutive, go to
+      that rank by `moe.all_to_all`, each with its expert's local index;
+    - the receiver regroups what it got by local expert (`moe.dispatch`),
+      runs its experts, and restores the received order (`moe.combine` with
+      gates of 1);
+    - a second `moe.all_to_all` with the received counts brings every row
+      back to where it came from, so the combine of the layer is unchanged.
+
+    Runs after `moe-expand-layer` and before fusion (the inner dispatch,
+    experts and combine then fuse like any other). Expert ops in the
+    capacity layout, `moe.routed_ffn`, and weights that are not arguments of
+    the function are reported as errors. `num-ranks = 1` changes nothing.
+  }];
+  let options = [
+    Option<"numRanks", "num-ranks", "int64_t", /*default=*/"1",
+           "Ranks (processes) the experts are split over">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def MoEFuseRouting : Pass<"moe-fuse-routing"> {
   let summary = "Fuse top-k and routing weights into one pass over the logits";
   let description = [{

@@ -1,0 +1,90 @@
+//===- MPIRuntimeLoader.cpp - Load the MPI runtime on first use -----------===//
+
+#include "MPIRuntimeLoader.h"
+
+#include "moe/Runtime/MPIRuntime.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+/// The runtime's path in this build; empty where MPI was not found when it
+/// was configured.
+static StringRef builtRuntimePath() {
+#ifdef MOE_MPI_RUNTIME_PATH
+  return MOE_MPI_RUNTIME_PATH;
+#else
+  return "";
+#endif
+}
+
+static llvm::Expected<MPIRuntime>
+openRuntime(void (*errorHandler)(const char *message)) {
+  const char *override = std::getenv("MOE_MPI_RUNTIME");
+  std::string path = override ? override : builtRuntimePath().str();
+  if (path.empty())
+    return llvm::createStringError(
+        "expert parallelism needs MPI, and this build has no MPI runtime "
+        "(MPI was not found when it was configured; install libmpich-dev "
+        "and reconfigure)");
+  // RTLD_GLOBAL: MPI implementations load their own plugins, which expect
+  // MPI's symbols to be global.
+  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (!library)
+    return llvm::createStringError(
+        Twine("expert parallelism needs MPI: cannot load the MPI runtime: ") +
+        dlerror());
+  auto symbol = [&](StringRef name) -> llvm::Expected<void *> {
+    if (void *address = dlsym(library, name.str().c_str()))
+      return address;
+    return llvm::createStringError("the MPI runtime '" + path +
+                                   "' lacks '" + name + "'");
+  };
+
+  auto initialize = symbol("moeMpiInitialize");
+  if (!initialize)
+    return initialize.takeError();
+  auto setErrorHandler = symbol("moeMpiSetErrorHandler");
+  if (!setErrorHandler)
+    return setErrorHandler.takeError();
+  MPIRuntime runtime;
+  for (StringRef name :
+       {"moe_mpi_exchange_counts", "moe_mpi_all_to_all_bf16",
+        "moe_mpi_all_to_all_f16", "moe_mpi_all_to_all_f32",
+        "moe_mpi_all_to_all_f64", "moe_mpi_all_to_all_i32",
+        "moe_mpi_all_to_all_i64"}) {
+    auto address = symbol(name);
+    if (!address)
+      return address.takeError();
+    runtime.entryPoints.emplace_back(name.str(), *address);
+  }
+
+  char message[256] = {};
+  auto *initializeFunction =
+      reinterpret_cast<decltype(&moeMpiInitialize)>(*initialize);
+  if (initializeFunction(&runtime.group.rank, &runtime.group.size, message,
+                         sizeof(message)) != 0)
+    return llvm::createStringError(Twine("cannot join the MPI job: ") +
+                                   message);
+  reinterpret_cast<decltype(&moeMpiSetErrorHandler)>(*setErrorHandler)(
+      errorHandler);
+  return runtime;
+}
+
+llvm::Expected<const MPIRuntime &>
+moe::loadMPIRuntime(void (*errorHandler)(const char *message)) {
+  static std::mutex mutex;
+  static std::optional<MPIRuntime> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!loaded) {
+    auto runtime = openRuntime(errorHandler);
+    if (!runtime)
+      return runtime.takeError();
+    loaded = std::move(*runtime);
+  }
+  return *loaded;
+}

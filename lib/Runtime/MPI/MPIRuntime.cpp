@@ -1,0 +1,216 @@
+//===- MPIRuntime.cpp - The collectives compiled CPU code calls -----------===//
+//
+// Rows travel as one MPI datatype each (a contiguous run of bytes), so
+// counts and displacements are in rows and a large exchange overflows MPI's
+// int counts only past 2^31 rows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Runtime/MPIRuntime.h"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+MoeMpiErrorHandler errorHandler = nullptr;
+
+[[noreturn]] void fail(const std::string &message) {
+  if (errorHandler)
+    errorHandler(message.c_str());
+  // No handler, or one that returned: compiled code cannot go on.
+  std::fprintf(stderr, "moe MPI runtime: %s\n", message.c_str());
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::abort();
+}
+
+void check(int result, const char *call) {
+  if (result == MPI_SUCCESS)
+    return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(result, text, &length) != MPI_SUCCESS)
+    length = std::snprintf(text, sizeof(text), "error %d", result);
+  fail(std::string(call) + " failed: " + std::string(text, length));
+}
+
+/// The ranked descriptor an unranked memref points to.
+struct Buffer {
+  char *data;
+  int64_t rows;
+  int64_t rowElements;
+};
+
+Buffer readDescriptor(int64_t rank, void *descriptor, size_t elementBytes,
+                      const char *role) {
+  auto *words = static_cast<int64_t *>(descriptor);
+  // allocated, aligned, offset, sizes[rank], strides[rank]
+  auto *aligned = reinterpret_cast<char *>(words[1]);
+  int64_t offset = words[2];
+  const int64_t *sizes = words + 3;
+  const int64_t *strides = sizes + rank;
+  if (rank < 1)
+    fail(std::string(role) + " has rank 0; moe.all_to_all exchanges rows");
+  int64_t expectedStride = 1;
+  for (int64_t dim = rank - 1; dim >= 0; --dim) {
+    if (sizes[dim] > 1 && strides[dim] != expectedStride)
+      fail(std::string(role) + " is not contiguous");
+    expectedStride *= sizes[dim];
+  }
+  Buffer buffer{aligned + offset * static_cast<int64_t>(elementBytes),
+                sizes[0], 1};
+  for (int64_t dim = 1; dim < rank; ++dim)
+    buffer.rowElements *= sizes[dim];
+  return buffer;
+}
+
+/// The job's size, checked against the ranks the model was compiled for.
+void checkJobSize(int64_t numRanks) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized)
+    fail("moe.all_to_all called before MPI was initialized (the execution "
+         "library initializes it)");
+  int size = 0;
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+  if (size != numRanks)
+    fail("moe.all_to_all was compiled for " + std::to_string(numRanks) +
+         " ranks, but the MPI job has " + std::to_string(size) +
+         " (start it with mpiexec -n " + std::to_string(numRanks) + ")");
+}
+
+/// Counts as MPI ints, with the displacements of their blocks.
+void toRowCounts(const int64_t *counts, int64_t numRanks, int64_t rows,
+                 const char *role, std::vector<int> &ints,
+                 std::vector<int> &displacements) {
+  int64_t total = 0;
+  for (int64_t r = 0; r < numRanks; ++r) {
+    if (counts[r] < 0)
+      fail(std::string(role) + " count for rank " + std::to_string(r) +
+           " is negative (" + std::to_string(counts[r]) + ")");
+    if (total > std::numeric_limits<int>::max() ||
+        counts[r] > std::numeric_limits<int>::max())
+      fail(std::string(role) + " exchange of more than 2^31 rows");
+    displacements.push_back(static_cast<int>(total));
+    ints.push_back(static_cast<int>(counts[r]));
+    total += counts[r];
+  }
+  if (total != rows)
+    fail(std::string(role) + " counts add up to " + std::to_string(total) +
+         " rows, but the buffer has " + std::to_string(rows));
+}
+
+void allToAll(int64_t numRanks, int64_t inputRank, void *input,
+              int64_t sendCountsRank, void *sendCounts, int64_t outputRank,
+              void *output, int64_t recvCountsRank, void *recvCounts,
+              size_t elementBytes) {
+  checkJobSize(numRanks);
+  Buffer send = readDescriptor(inputRank, input, elementBytes, "the input");
+  Buffer receive =
+      readDescriptor(outputRank, output, elementBytes, "the output");
+  Buffer sendCountsBuffer = readDescriptor(
+      sendCountsRank, sendCounts, sizeof(int64_t), "the send counts");
+  Buffer recvCountsBuffer = readDescriptor(
+      recvCountsRank, recvCounts, sizeof(int64_t), "the receive counts");
+  if (send.rowElements != receive.rowElements)
+    fail("input rows hold " + std::to_string(send.rowElements) +
+         " elements, output rows " + std::to_string(receive.rowElements));
+  if (sendCountsBuffer.rows != numRanks || recvCountsBuffer.rows != numRanks)
+    fail("expected one count per rank");
+
+  std::vector<int> sendInts, sendDisplacements, recvInts, recvDisplacements;
+  toRowCounts(reinterpret_cast<const int64_t *>(sendCountsBuffer.data),
+              numRanks, send.rows, "send", sendInts, sendDisplacements);
+  toRowCounts(reinterpret_cast<const int64_t *>(recvCountsBuffer.data),
+              numRanks, receive.rows, "receive", recvInts, recvDisplacements);
+
+  int64_t rowBytes = send.rowElements * static_cast<int64_t>(elementBytes);
+  if (rowBytes == 0)
+    return;
+  if (rowBytes > std::numeric_limits<int>::max())
+    fail("rows of " + std::to_string(rowBytes) + " bytes are too large");
+  MPI_Datatype row;
+  check(MPI_Type_contiguous(static_cast<int>(rowBytes), MPI_BYTE, &row),
+        "MPI_Type_contiguous");
+  check(MPI_Type_commit(&row), "MPI_Type_commit");
+  int result = MPI_Alltoallv(send.data, sendInts.data(),
+                             sendDisplacements.data(), row, receive.data,
+                             recvInts.data(), recvDisplacements.data(), row,
+                             MPI_COMM_WORLD);
+  MPI_Type_free(&row);
+  check(result, "MPI_Alltoallv");
+}
+
+void finalizeAtExit() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized)
+    MPI_Finalize();
+}
+
+} // namespace
+
+extern "C" int moeMpiInitialize(int *rank, int *size, char *message,
+                                size_t messageSize) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS) {
+      std::snprintf(message, messageSize, "MPI_Init_thread failed");
+      return -1;
+    }
+    std::atexit(finalizeAtExit);
+  }
+  // Failures come back as codes, reported through the error handler,
+  // instead of MPI aborting the job.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (MPI_Comm_rank(MPI_COMM_WORLD, rank) != MPI_SUCCESS ||
+      MPI_Comm_size(MPI_COMM_WORLD, size) != MPI_SUCCESS) {
+    std::snprintf(message, messageSize, "cannot query MPI_COMM_WORLD");
+    return -1;
+  }
+  return 0;
+}
+
+extern "C" void moeMpiSetErrorHandler(MoeMpiErrorHandler handler) {
+  errorHandler = handler;
+}
+
+extern "C" void moe_mpi_exchange_counts(int64_t numRanks,
+                                        int64_t sendCountsRank,
+                                        void *sendCounts,
+                                        int64_t recvCountsRank,
+                                        void *recvCounts) {
+  checkJobSize(numRanks);
+  Buffer send = readDescriptor(sendCountsRank, sendCounts, sizeof(int64_t),
+                               "the send counts");
+  Buffer receive = readDescriptor(recvCountsRank, recvCounts,
+                                  sizeof(int64_t), "the receive counts");
+  if (send.rows != numRanks || receive.rows != numRanks)
+    fail("expected one count per rank");
+  check(MPI_Alltoall(send.data, 1, MPI_INT64_T, receive.data, 1, MPI_INT64_T,
+                     MPI_COMM_WORLD),
+        "MPI_Alltoall");
+}
+
+#define MOE_MPI_ALL_TO_ALL(suffix, bytes)                                      \
+  extern "C" void moe_mpi_all_to_all_##suffix(                                 \
+      int64_t numRanks, int64_t inputRank, void *input,                        \
+      int64_t sendCountsRank, void *sendCounts, int64_t outputRank,            \
+      void *output, int64_t recvCountsRank, void *recvCounts) {                \
+    allToAll(numRanks, inputRank, input, sendCountsRank, sendCounts,           \
+             outputRank, output, recvCountsRank, recvCounts, bytes);           \
+  }
+MOE_MPI_ALL_TO_ALL(bf16, 2)
+MOE_MPI_ALL_TO_ALL(f16, 2)
+MOE_MPI_ALL_TO_ALL(f32, 4)
+MOE_MPI_ALL_TO_ALL(f64, 8)
+MOE_MPI_ALL_TO_ALL(i32, 4)
+MOE_MPI_ALL_TO_ALL(i64, 8)
