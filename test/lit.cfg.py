@@ -80,3 +80,7 @@ if mpiexec and os.path.exists(
         os.path.join(config.moe_lib_dir, "libmoe_mpi_runtime.so")):
     config.available_features.add("mpi")
     config.substitutions.append(("%mpiexec", mpiexec))
+    # MPICH's UCX transport patches mmap in memory when it loads, which
+    # crashes under AddressSanitizer's interceptors; on one host the hooks
+    # (for an RDMA registration cache) are not needed.
+    config.environment["UCX_MEM_MMAP_HOOK_MODE"] = "none"

@@ -115,12 +115,17 @@ llvm::Expected<ProcessGroup> moe::joinProcessGroup(unsigned numRanks) {
   if (!runtime)
     return runtime.takeError();
   ProcessGroup group = runtime->group;
-  if (group.size != static_cast<int>(numRanks))
+  if (numRanks != 0 && group.size != static_cast<int>(numRanks))
     return llvm::createStringError(
         "the model is compiled for " + Twine(numRanks) +
         " ranks, but the MPI job has " + Twine(group.size) +
         " process(es) (start it with mpiexec -n " + Twine(numRanks) + ")");
   return group;
+}
+
+void moe::abortProcessGroupIfJoined(int exitCode) {
+  if (const MPIRuntime *mpi = getLoadedMPIRuntime())
+    mpi->abort(exitCode);
 }
 
 std::string ArraySpec::describe() const {
@@ -171,17 +176,24 @@ static llvm::Expected<EntryPoint> describeEntryPoint(func::FuncOp func) {
   return entry;
 }
 
-/// Notes the arguments that the expand stage split over ranks.
+/// Notes the arguments split over ranks, by the expand stage or already in
+/// the module: their spec becomes every expert's weights, of which the
+/// compiled code takes one rank's share.
 static void recordExpertShards(ModuleOp module,
                                MutableArrayRef<EntryPoint> entryPoints) {
   for (EntryPoint &entry : entryPoints) {
     auto func = module.lookupSymbol<func::FuncOp>(entry.name);
     if (!func)
       continue;
-    for (auto [position, spec] : llvm::enumerate(entry.arguments))
-      if (auto shards = func.getArgAttrOfType<IntegerAttr>(
-              position, MoEDialect::kExpertShardsAttrName))
-        spec.expertShards = shards.getInt();
+    for (auto [position, spec] : llvm::enumerate(entry.arguments)) {
+      auto shards = func.getArgAttrOfType<IntegerAttr>(
+          position, MoEDialect::kExpertShardsAttrName);
+      if (!shards)
+        continue;
+      auto share = cast<ShapedType>(func.getArgumentTypes()[position]);
+      spec.expertShards = shards.getInt();
+      spec.shape.front() = share.getDimSize(0) * spec.expertShards;
+    }
   }
 }
 
@@ -449,9 +461,9 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     for (void *copy : deviceCopies)
       releaseBuffer(copy);
   });
-  for (auto [argument, input] : llvm::zip(arguments, inputs)) {
-    if (target == Target::CPU)
-      continue;
+  for (size_t position = 0; target == Target::CUDA && position < inputs.size();
+       ++position) {
+    const HostArray &input = inputs[position];
     void *copy = nullptr;
     // Allocation failures of the CUDA runtime come back through `guarded`.
     if (auto error = guarded("copying the inputs to the GPU", [&] {
@@ -461,7 +473,7 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
     deviceCopies.push_back(copy);
     if (!input.data.empty())
       std::memcpy(copy, input.data.data(), input.data.size());
-    argument.data = static_cast<const uint8_t *>(copy);
+    arguments[position].data = static_cast<const uint8_t *>(copy);
   }
 
   // Every scalar of the expanded descriptors lives in `words`, which is

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -51,7 +52,11 @@ openRuntime(void (*errorHandler)(const char *message)) {
   auto setErrorHandler = symbol("moeMpiSetErrorHandler");
   if (!setErrorHandler)
     return setErrorHandler.takeError();
+  auto abort = symbol("moeMpiAbort");
+  if (!abort)
+    return abort.takeError();
   MPIRuntime runtime;
+  runtime.abort = reinterpret_cast<decltype(&moeMpiAbort)>(*abort);
   for (StringRef name :
        {"moe_mpi_exchange_counts", "moe_mpi_all_to_all_bf16",
         "moe_mpi_all_to_all_f16", "moe_mpi_all_to_all_f32",
@@ -75,10 +80,18 @@ openRuntime(void (*errorHandler)(const char *message)) {
   return runtime;
 }
 
+namespace {
+std::mutex mutex;
+std::optional<MPIRuntime> loaded;
+} // namespace
+
+const MPIRuntime *moe::getLoadedMPIRuntime() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return loaded ? &*loaded : nullptr;
+}
+
 llvm::Expected<const MPIRuntime &>
 moe::loadMPIRuntime(void (*errorHandler)(const char *message)) {
-  static std::mutex mutex;
-  static std::optional<MPIRuntime> loaded;
   std::lock_guard<std::mutex> lock(mutex);
   if (!loaded) {
     auto runtime = openRuntime(errorHandler);

@@ -16,6 +16,7 @@ namespace mlir::moe {
 /// The loaded runtime: the entry points compiled code calls, by symbol name.
 struct MPIRuntime {
   ProcessGroup group;
+  void (*abort)(int errorCode);
   SmallVector<std::pair<std::string, void *>> entryPoints;
 };
 
@@ -24,6 +25,9 @@ struct MPIRuntime {
 /// return the same runtime.
 llvm::Expected<const MPIRuntime &>
 loadMPIRuntime(void (*errorHandler)(const char *message));
+
+/// The runtime, if a call of `loadMPIRuntime` succeeded.
+const MPIRuntime *getLoadedMPIRuntime();
 
 } // namespace mlir::moe
 

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Execution/Executable.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -91,7 +92,13 @@ llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
                                  llvm::cl::Prefix, llvm::cl::init(3));
 
 int fail(const Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "moe-run") << message << "\n";
+  // One write per line: the ranks of a job share one stderr.
+  std::string line;
+  llvm::raw_string_ostream os(line);
+  llvm::WithColor::error(os, "moe-run") << message << "\n";
+  llvm::errs() << line;
+  llvm::errs().flush();
+  abortProcessGroupIfJoined(1);
   return 1;
 }
 
@@ -175,9 +182,15 @@ int main(int argc, char **argv) {
 
   if (ranks == 0)
     return fail("--ranks must be at least 1");
+  // A model that exchanges tokens runs as one rank of an MPI job, whose
+  // rank names its files.
   ProcessGroup group;
-  if (ranks > 1) {
-    auto joined = joinProcessGroup(ranks);
+  bool exchangesTokens =
+      ranks > 1 ||
+      module->walk([](AllToAllOp) { return WalkResult::interrupt(); })
+          .wasInterrupted();
+  if (exchangesTokens) {
+    auto joined = joinProcessGroup(ranks > 1 ? ranks : 0);
     if (!joined)
       return fail(joined.takeError());
     group = *joined;
@@ -191,11 +204,11 @@ int main(int argc, char **argv) {
     return resolved;
   };
   std::string outputPath = forThisRank(outputDir);
-  if (ranks > 1 && !outputDir.empty() && outputPath == outputDir)
-    return fail("with --ranks, --output-dir must contain '{rank}': each rank "
-                "writes its own results");
+  if (group.size > 1 && !outputDir.empty() && outputPath == outputDir)
+    return fail("with several ranks, --output-dir must contain '{rank}': "
+                "each rank writes its own results");
   std::string summaryPrefix =
-      ranks > 1 ? "rank " + rankName + ": " : std::string();
+      group.size > 1 ? "rank " + rankName + ": " : std::string();
 
   // Read the inputs first: a wrong file is reported before a long compile.
   SmallVector<HostArray> inputs;

@@ -60,8 +60,15 @@ struct ProcessGroup {
 
 /// Joins the MPI job this process was started in (by `mpiexec -n
 /// numRanks`), loading the MPI runtime on first use. Fails with one message
-/// where MPI or the runtime is missing, or where the job has another size.
+/// where MPI or the runtime is missing, or where the job has another size
+/// (any size for `numRanks` 0).
 llvm::Expected<ProcessGroup> joinProcessGroup(unsigned numRanks);
+
+/// Where this process has joined an MPI job (`joinProcessGroup`, or a model
+/// with collectives), ends every process of it with `exitCode`: a rank that
+/// fails alone would leave the others waiting in their next exchange
+/// forever. Returns otherwise.
+void abortProcessGroupIfJoined(int exitCode);
 
 struct CompileOptions {
   /// Called with the module after each pipeline stage (e.g. to dump it).

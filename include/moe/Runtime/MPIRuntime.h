@@ -31,6 +31,11 @@ extern "C" {
    -1. */
 int moeMpiInitialize(int *rank, int *size, char *message, size_t messageSize);
 
+/* Ends this process with `errorCode` without finalizing MPI: the launcher
+   then ends the job's other processes. (MPI_Abort would too, but the
+   launcher may kill the ranks before their last messages are forwarded.) */
+void moeMpiAbort(int errorCode);
+
 /* Receives every failure; must not return. */
 typedef void (*MoeMpiErrorHandler)(const char *message);
 void moeMpiSetErrorHandler(MoeMpiErrorHandler handler);

@@ -20,130 +20,185 @@ namespace {
 
 MoeMpiErrorHandler errorHandler = nullptr;
 
-[[noreturn]] void fail(const std::string &message) {
+/// The message of the failing call. Failures are reported from the entry
+/// points once every local of the call is destroyed: the handler does not
+/// return (the execution library unwinds with longjmp), so nothing with a
+/// destructor may be live when it runs.
+thread_local std::string failure;
+
+[[noreturn]] void reportFailure() {
   if (errorHandler)
-    errorHandler(message.c_str());
-  // No handler, or one that returned: compiled code cannot go on.
-  std::fprintf(stderr, "moe MPI runtime: %s\n", message.c_str());
+    errorHandler(failure.c_str());
+  // No handler, or one that returned: compiled code cannot go on, and the
+  // other ranks would wait for this one forever.
+  std::fprintf(stderr, "moe MPI runtime: %s\n", failure.c_str());
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort();
 }
 
-void check(int result, const char *call) {
+/// Empty on success, else why `call` failed.
+std::string check(int result, const char *call) {
   if (result == MPI_SUCCESS)
-    return;
+    return {};
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   if (MPI_Error_string(result, text, &length) != MPI_SUCCESS)
     length = std::snprintf(text, sizeof(text), "error %d", result);
-  fail(std::string(call) + " failed: " + std::string(text, length));
+  return std::string(call) + " failed: " + std::string(text, length);
 }
 
-/// The ranked descriptor an unranked memref points to.
+/// A contiguous buffer of rows, read from the ranked descriptor an unranked
+/// memref points to.
 struct Buffer {
-  char *data;
-  int64_t rows;
-  int64_t rowElements;
+  char *data = nullptr;
+  int64_t rows = 0;
+  int64_t rowElements = 1;
 };
 
-Buffer readDescriptor(int64_t rank, void *descriptor, size_t elementBytes,
-                      const char *role) {
-  auto *words = static_cast<int64_t *>(descriptor);
+std::string readDescriptor(int64_t rank, void *descriptor,
+                           size_t elementBytes, const char *role,
+                           Buffer &buffer) {
+  if (rank < 1)
+    return std::string(role) + " has rank 0; moe.all_to_all exchanges rows";
   // allocated, aligned, offset, sizes[rank], strides[rank]
-  auto *aligned = reinterpret_cast<char *>(words[1]);
-  int64_t offset = words[2];
+  auto *words = static_cast<int64_t *>(descriptor);
   const int64_t *sizes = words + 3;
   const int64_t *strides = sizes + rank;
-  if (rank < 1)
-    fail(std::string(role) + " has rank 0; moe.all_to_all exchanges rows");
   int64_t expectedStride = 1;
   for (int64_t dim = rank - 1; dim >= 0; --dim) {
     if (sizes[dim] > 1 && strides[dim] != expectedStride)
-      fail(std::string(role) + " is not contiguous");
+      return std::string(role) + " is not contiguous";
     expectedStride *= sizes[dim];
   }
-  Buffer buffer{aligned + offset * static_cast<int64_t>(elementBytes),
-                sizes[0], 1};
+  buffer.data = reinterpret_cast<char *>(words[1]) +
+                words[2] * static_cast<int64_t>(elementBytes);
+  buffer.rows = sizes[0];
   for (int64_t dim = 1; dim < rank; ++dim)
     buffer.rowElements *= sizes[dim];
-  return buffer;
+  return {};
 }
 
-/// The job's size, checked against the ranks the model was compiled for.
-void checkJobSize(int64_t numRanks) {
+/// Empty when the job has the `numRanks` processes the model was compiled
+/// for.
+std::string checkJobSize(int64_t numRanks) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized)
-    fail("moe.all_to_all called before MPI was initialized (the execution "
-         "library initializes it)");
+    return "moe.all_to_all called before MPI was initialized (the execution "
+           "library initializes it)";
   int size = 0;
-  check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+  if (std::string error = check(MPI_Comm_size(MPI_COMM_WORLD, &size),
+                                "MPI_Comm_size");
+      !error.empty())
+    return error;
   if (size != numRanks)
-    fail("moe.all_to_all was compiled for " + std::to_string(numRanks) +
-         " ranks, but the MPI job has " + std::to_string(size) +
-         " (start it with mpiexec -n " + std::to_string(numRanks) + ")");
+    return "moe.all_to_all was compiled for " + std::to_string(numRanks) +
+           " ranks, but the MPI job has " + std::to_string(size) +
+           " (start it with mpiexec -n " + std::to_string(numRanks) + ")";
+  return {};
 }
 
 /// Counts as MPI ints, with the displacements of their blocks.
-void toRowCounts(const int64_t *counts, int64_t numRanks, int64_t rows,
-                 const char *role, std::vector<int> &ints,
-                 std::vector<int> &displacements) {
+std::string toRowCounts(const int64_t *counts, int64_t numRanks, int64_t rows,
+                        const char *role, std::vector<int> &ints,
+                        std::vector<int> &displacements) {
   int64_t total = 0;
   for (int64_t r = 0; r < numRanks; ++r) {
     if (counts[r] < 0)
-      fail(std::string(role) + " count for rank " + std::to_string(r) +
-           " is negative (" + std::to_string(counts[r]) + ")");
+      return std::string(role) + " count for rank " + std::to_string(r) +
+             " is negative (" + std::to_string(counts[r]) + ")";
     if (total > std::numeric_limits<int>::max() ||
         counts[r] > std::numeric_limits<int>::max())
-      fail(std::string(role) + " exchange of more than 2^31 rows");
+      return std::string(role) + " exchange of more than 2^31 rows";
     displacements.push_back(static_cast<int>(total));
     ints.push_back(static_cast<int>(counts[r]));
     total += counts[r];
   }
   if (total != rows)
-    fail(std::string(role) + " counts add up to " + std::to_string(total) +
-         " rows, but the buffer has " + std::to_string(rows));
+    return std::string(role) + " counts add up to " + std::to_string(total) +
+           " rows, but the buffer has " + std::to_string(rows);
+  return {};
 }
 
-void allToAll(int64_t numRanks, int64_t inputRank, void *input,
-              int64_t sendCountsRank, void *sendCounts, int64_t outputRank,
-              void *output, int64_t recvCountsRank, void *recvCounts,
-              size_t elementBytes) {
-  checkJobSize(numRanks);
-  Buffer send = readDescriptor(inputRank, input, elementBytes, "the input");
-  Buffer receive =
-      readDescriptor(outputRank, output, elementBytes, "the output");
-  Buffer sendCountsBuffer = readDescriptor(
-      sendCountsRank, sendCounts, sizeof(int64_t), "the send counts");
-  Buffer recvCountsBuffer = readDescriptor(
-      recvCountsRank, recvCounts, sizeof(int64_t), "the receive counts");
+std::string exchangeCounts(int64_t numRanks, int64_t sendCountsRank,
+                           void *sendCounts, int64_t recvCountsRank,
+                           void *recvCounts) {
+  if (std::string error = checkJobSize(numRanks); !error.empty())
+    return error;
+  Buffer send, receive;
+  if (std::string error = readDescriptor(sendCountsRank, sendCounts,
+                                         sizeof(int64_t), "the send counts",
+                                         send);
+      !error.empty())
+    return error;
+  if (std::string error =
+          readDescriptor(recvCountsRank, recvCounts, sizeof(int64_t),
+                         "the receive counts", receive);
+      !error.empty())
+    return error;
+  if (send.rows != numRanks || receive.rows != numRanks)
+    return "expected one count per rank";
+  return check(MPI_Alltoall(send.data, 1, MPI_INT64_T, receive.data, 1,
+                            MPI_INT64_T, MPI_COMM_WORLD),
+               "MPI_Alltoall");
+}
+
+std::string allToAll(int64_t numRanks, int64_t inputRank, void *input,
+                     int64_t sendCountsRank, void *sendCounts,
+                     int64_t outputRank, void *output, int64_t recvCountsRank,
+                     void *recvCounts, size_t elementBytes) {
+  if (std::string error = checkJobSize(numRanks); !error.empty())
+    return error;
+  Buffer send, receive, sendCountsBuffer, recvCountsBuffer;
+  std::string error =
+      readDescriptor(inputRank, input, elementBytes, "the input", send);
+  if (error.empty())
+    error = readDescriptor(outputRank, output, elementBytes, "the output",
+                           receive);
+  if (error.empty())
+    error = readDescriptor(sendCountsRank, sendCounts, sizeof(int64_t),
+                           "the send counts", sendCountsBuffer);
+  if (error.empty())
+    error = readDescriptor(recvCountsRank, recvCounts, sizeof(int64_t),
+                           "the receive counts", recvCountsBuffer);
+  if (!error.empty())
+    return error;
   if (send.rowElements != receive.rowElements)
-    fail("input rows hold " + std::to_string(send.rowElements) +
-         " elements, output rows " + std::to_string(receive.rowElements));
+    return "input rows hold " + std::to_string(send.rowElements) +
+           " elements, output rows " + std::to_string(receive.rowElements);
   if (sendCountsBuffer.rows != numRanks || recvCountsBuffer.rows != numRanks)
-    fail("expected one count per rank");
+    return "expected one count per rank";
 
   std::vector<int> sendInts, sendDisplacements, recvInts, recvDisplacements;
-  toRowCounts(reinterpret_cast<const int64_t *>(sendCountsBuffer.data),
-              numRanks, send.rows, "send", sendInts, sendDisplacements);
-  toRowCounts(reinterpret_cast<const int64_t *>(recvCountsBuffer.data),
-              numRanks, receive.rows, "receive", recvInts, recvDisplacements);
+  error = toRowCounts(reinterpret_cast<const int64_t *>(sendCountsBuffer.data),
+                      numRanks, send.rows, "send", sendInts,
+                      sendDisplacements);
+  if (error.empty())
+    error = toRowCounts(
+        reinterpret_cast<const int64_t *>(recvCountsBuffer.data), numRanks,
+        receive.rows, "receive", recvInts, recvDisplacements);
+  if (!error.empty())
+    return error;
 
   int64_t rowBytes = send.rowElements * static_cast<int64_t>(elementBytes);
   if (rowBytes == 0)
-    return;
+    return {};
   if (rowBytes > std::numeric_limits<int>::max())
-    fail("rows of " + std::to_string(rowBytes) + " bytes are too large");
+    return "rows of " + std::to_string(rowBytes) + " bytes are too large";
   MPI_Datatype row;
-  check(MPI_Type_contiguous(static_cast<int>(rowBytes), MPI_BYTE, &row),
-        "MPI_Type_contiguous");
-  check(MPI_Type_commit(&row), "MPI_Type_commit");
-  int result = MPI_Alltoallv(send.data, sendInts.data(),
-                             sendDisplacements.data(), row, receive.data,
-                             recvInts.data(), recvDisplacements.data(), row,
-                             MPI_COMM_WORLD);
+  error = check(MPI_Type_contiguous(static_cast<int>(rowBytes), MPI_BYTE, &row),
+                "MPI_Type_contiguous");
+  if (!error.empty())
+    return error;
+  error = check(MPI_Type_commit(&row), "MPI_Type_commit");
+  if (error.empty())
+    error = check(MPI_Alltoallv(send.data, sendInts.data(),
+                                sendDisplacements.data(), row, receive.data,
+                                recvInts.data(), recvDisplacements.data(), row,
+                                MPI_COMM_WORLD),
+                  "MPI_Alltoallv");
   MPI_Type_free(&row);
-  check(result, "MPI_Alltoallv");
+  return error;
 }
 
 void finalizeAtExit() {
@@ -179,6 +234,11 @@ extern "C" int moeMpiInitialize(int *rank, int *size, char *message,
   return 0;
 }
 
+extern "C" void moeMpiAbort(int errorCode) {
+  std::fflush(nullptr);
+  std::_Exit(errorCode);
+}
+
 extern "C" void moeMpiSetErrorHandler(MoeMpiErrorHandler handler) {
   errorHandler = handler;
 }
@@ -188,16 +248,10 @@ extern "C" void moe_mpi_exchange_counts(int64_t numRanks,
                                         void *sendCounts,
                                         int64_t recvCountsRank,
                                         void *recvCounts) {
-  checkJobSize(numRanks);
-  Buffer send = readDescriptor(sendCountsRank, sendCounts, sizeof(int64_t),
-                               "the send counts");
-  Buffer receive = readDescriptor(recvCountsRank, recvCounts,
-                                  sizeof(int64_t), "the receive counts");
-  if (send.rows != numRanks || receive.rows != numRanks)
-    fail("expected one count per rank");
-  check(MPI_Alltoall(send.data, 1, MPI_INT64_T, receive.data, 1, MPI_INT64_T,
-                     MPI_COMM_WORLD),
-        "MPI_Alltoall");
+  failure = exchangeCounts(numRanks, sendCountsRank, sendCounts,
+                           recvCountsRank, recvCounts);
+  if (!failure.empty())
+    reportFailure();
 }
 
 #define MOE_MPI_ALL_TO_ALL(suffix, bytes)                                      \
@@ -205,8 +259,11 @@ extern "C" void moe_mpi_exchange_counts(int64_t numRanks,
       int64_t numRanks, int64_t inputRank, void *input,                        \
       int64_t sendCountsRank, void *sendCounts, int64_t outputRank,            \
       void *output, int64_t recvCountsRank, void *recvCounts) {                \
-    allToAll(numRanks, inputRank, input, sendCountsRank, sendCounts,           \
-             outputRank, output, recvCountsRank, recvCounts, bytes);           \
+    failure = allToAll(numRanks, inputRank, input, sendCountsRank,             \
+                       sendCounts, outputRank, output, recvCountsRank,         \
+                       recvCounts, bytes);                                     \
+    if (!failure.empty())                                                      \
+      reportFailure();                                                         \
   }
 MOE_MPI_ALL_TO_ALL(bf16, 2)
 MOE_MPI_ALL_TO_ALL(f16, 2)

@@ -148,3 +148,16 @@ func.func @caller(%tokens: tensor<?x8xf32>, %offsets: tensor<5xi64>,
       : (tensor<?x8xf32>, tensor<5xi64>, tensor<4x8x16xf32>, tensor<4x16x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @dynamic_weight(%tokens: tensor<?x8xf32>, %offsets: tensor<5xi64>,
+                          %w: tensor<?x8x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.experts' op cannot be split over ranks: a weight does not stack 4 experts in a static leading dimension}}
+  %y = moe.experts %tokens offsets(%offsets) weights(%w)
+      : (tensor<?x8xf32>, tensor<5xi64>, tensor<?x8x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%t: tensor<?x8xf32>, %a: tensor<8x8xf32>):
+    moe.yield %t : tensor<?x8xf32>
+  }
+  return %y : tensor<?x8xf32>
+}

@@ -254,6 +254,10 @@ LogicalResult MoEShardExpertsPass::shardFunction(func::FuncOp func) {
     for (Value weight : weights) {
       if (!weight)
         continue;
+      if (cast<ShapedType>(weight.getType()).getDimSize(0) != numExperts)
+        return op->emitOpError("cannot be split over ranks: a weight does "
+                               "not stack ")
+               << numExperts << " experts in a static leading dimension";
       auto argument = dyn_cast<BlockArgument>(weight);
       if (!argument || argument.getOwner() != &entry)
         return op->emitOpError("cannot be split over ranks: a weight is not "
