@@ -182,6 +182,9 @@ int main(int argc, char **argv) {
 
   if (ranks == 0)
     return fail("--ranks must be at least 1");
+  if (backend == Backend::CUDA && ranks > 1)
+    return fail("--ranks needs the CPU backend: the CUDA backend's "
+                "collectives (NCCL) have no lowering yet");
   // A model that exchanges tokens runs as one rank of an MPI job, whose
   // rank names its files.
   ProcessGroup group;
