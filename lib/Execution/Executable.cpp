@@ -110,12 +110,18 @@ void moe::registerExecutionDialects(DialectRegistry &registry) {
   registerAllToLLVMIRTranslations(registry);
 }
 
+bool moe::exchangesTokens(ModuleOp module, unsigned numRanks) {
+  return numRanks > 1 ||
+         module->walk([](AllToAllOp) { return WalkResult::interrupt(); })
+             .wasInterrupted();
+}
+
 llvm::Expected<ProcessGroup> moe::joinProcessGroup(unsigned numRanks) {
   auto runtime = loadMPIRuntime(&failCompiledCode);
   if (!runtime)
     return runtime.takeError();
   ProcessGroup group = runtime->group;
-  if (numRanks != 0 && group.size != static_cast<int>(numRanks))
+  if (numRanks > 1 && group.size != static_cast<int>(numRanks))
     return llvm::createStringError(
         "the model is compiled for " + Twine(numRanks) +
         " ranks, but the MPI job has " + Twine(group.size) +
@@ -206,24 +212,14 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   std::unique_ptr<Executable> executable(new Executable());
   executable->target = target;
 
-  // A model exchanges tokens when it is sharded here or was written with
-  // moe.all_to_all; on the CPU that goes through the MPI runtime.
-  bool exchangesTokens =
-      options.numRanks > 1 ||
-      module->walk([](AllToAllOp) { return WalkResult::interrupt(); })
-          .wasInterrupted();
+  // On the CPU, tokens travel through the MPI runtime.
   const MPIRuntime *mpi = nullptr;
-  if (exchangesTokens && target == Target::CPU) {
-    if (options.numRanks > 1) {
-      auto group = joinProcessGroup(options.numRanks);
-      if (!group)
-        return group.takeError();
-    }
-    auto runtime = loadMPIRuntime(&failCompiledCode);
-    if (!runtime)
-      return runtime.takeError();
-    mpi = &*runtime;
-    executable->group = mpi->group;
+  if (target == Target::CPU && exchangesTokens(*module, options.numRanks)) {
+    auto group = joinProcessGroup(options.numRanks);
+    if (!group)
+      return group.takeError();
+    executable->group = *group;
+    mpi = getLoadedMPIRuntime();
   }
   for (auto func : module->getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())

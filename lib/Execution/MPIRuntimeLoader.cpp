@@ -57,11 +57,10 @@ openRuntime(void (*errorHandler)(const char *message)) {
     return abort.takeError();
   MPIRuntime runtime;
   runtime.abort = reinterpret_cast<decltype(&moeMpiAbort)>(*abort);
-  for (StringRef name :
-       {"moe_mpi_exchange_counts", "moe_mpi_all_to_all_bf16",
-        "moe_mpi_all_to_all_f16", "moe_mpi_all_to_all_f32",
-        "moe_mpi_all_to_all_f64", "moe_mpi_all_to_all_i32",
-        "moe_mpi_all_to_all_i64"}) {
+#define MOE_MPI_ALL_TO_ALL_NAME(type, bytes) "moe_mpi_all_to_all_" #type,
+  for (StringRef name : {"moe_mpi_exchange_counts",
+                         MOE_MPI_ROW_TYPES(MOE_MPI_ALL_TO_ALL_NAME)}) {
+#undef MOE_MPI_ALL_TO_ALL_NAME
     auto address = symbol(name);
     if (!address)
       return address.takeError();

@@ -10,7 +10,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Execution/Executable.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -188,12 +187,8 @@ int main(int argc, char **argv) {
   // A model that exchanges tokens runs as one rank of an MPI job, whose
   // rank names its files.
   ProcessGroup group;
-  bool exchangesTokens =
-      ranks > 1 ||
-      module->walk([](AllToAllOp) { return WalkResult::interrupt(); })
-          .wasInterrupted();
-  if (exchangesTokens) {
-    auto joined = joinProcessGroup(ranks > 1 ? ranks : 0);
+  if (exchangesTokens(*module, ranks)) {
+    auto joined = joinProcessGroup(ranks);
     if (!joined)
       return fail(joined.takeError());
     group = *joined;

@@ -58,10 +58,16 @@ struct ProcessGroup {
   int size = 1;
 };
 
+/// Whether `module`, compiled with its experts split over `numRanks`,
+/// exchanges tokens between ranks: it is split over several, or it was
+/// written with `moe.all_to_all`. It then runs as one rank of an MPI job.
+bool exchangesTokens(ModuleOp module, unsigned numRanks);
+
 /// Joins the MPI job this process was started in (by `mpiexec -n
 /// numRanks`), loading the MPI runtime on first use. Fails with one message
-/// where MPI or the runtime is missing, or where the job has another size
-/// (any size for `numRanks` 0).
+/// where MPI or the runtime is missing, or where a model split over
+/// `numRanks` > 1 ranks finds a job of another size (a model not split may
+/// still have collectives of its own, which check the job themselves).
 llvm::Expected<ProcessGroup> joinProcessGroup(unsigned numRanks);
 
 /// Where this process has joined an MPI job (`joinProcessGroup`, or a model

@@ -51,19 +51,21 @@ void moe_mpi_exchange_counts(int64_t numRanks, int64_t sendCountsRank,
 /* Sends consecutive blocks of sendCounts[r] rows of `input` to rank r and
    receives, in rank order, recvCounts[r] rows from rank r into `output`.
    A row is everything after the leading dimension. One function per element
-   type, since compiled code declares typed memrefs. */
-#define MOE_MPI_ALL_TO_ALL(suffix)                                             \
-  void moe_mpi_all_to_all_##suffix(                                            \
+   type, since compiled code declares typed memrefs:
+   moe_mpi_all_to_all_<type>, for each type of MOE_MPI_ROW_TYPES. */
+
+/* The element types of rows, as MLIR spells them, with their size in bytes:
+   the one list the runtime, its loader and the lowering follow. */
+#define MOE_MPI_ROW_TYPES(X)                                                   \
+  X(bf16, 2) X(f16, 2) X(f32, 4) X(f64, 8) X(i32, 4) X(i64, 8)
+
+#define MOE_MPI_DECLARE_ALL_TO_ALL(type, bytes)                                \
+  void moe_mpi_all_to_all_##type(                                              \
       int64_t numRanks, int64_t inputRank, void *input,                        \
       int64_t sendCountsRank, void *sendCounts, int64_t outputRank,            \
       void *output, int64_t recvCountsRank, void *recvCounts);
-MOE_MPI_ALL_TO_ALL(bf16)
-MOE_MPI_ALL_TO_ALL(f16)
-MOE_MPI_ALL_TO_ALL(f32)
-MOE_MPI_ALL_TO_ALL(f64)
-MOE_MPI_ALL_TO_ALL(i32)
-MOE_MPI_ALL_TO_ALL(i64)
-#undef MOE_MPI_ALL_TO_ALL
+MOE_MPI_ROW_TYPES(MOE_MPI_DECLARE_ALL_TO_ALL)
+#undef MOE_MPI_DECLARE_ALL_TO_ALL
 
 #ifdef __cplusplus
 }

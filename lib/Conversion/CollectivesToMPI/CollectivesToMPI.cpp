@@ -12,6 +12,7 @@
 
 #include "mlir/IR/SymbolTable.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Runtime/MPIRuntime.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOECOLLECTIVESTOMPI
@@ -25,20 +26,16 @@ namespace {
 
 constexpr StringLiteral kExchangeCounts = "moe_mpi_exchange_counts";
 
-/// The runtime function exchanging rows of `elementType`, if it has one.
+/// The runtime function exchanging rows of `elementType`, if it has one:
+/// the runtime names them after the types' MLIR spelling.
 std::optional<std::string> allToAllFunctionName(Type elementType) {
-  if (elementType.isBF16())
-    return "moe_mpi_all_to_all_bf16";
-  if (elementType.isF16())
-    return "moe_mpi_all_to_all_f16";
-  if (elementType.isF32())
-    return "moe_mpi_all_to_all_f32";
-  if (elementType.isF64())
-    return "moe_mpi_all_to_all_f64";
-  if (elementType.isSignlessInteger(32))
-    return "moe_mpi_all_to_all_i32";
-  if (elementType.isSignlessInteger(64))
-    return "moe_mpi_all_to_all_i64";
+  std::string spelling;
+  llvm::raw_string_ostream(spelling) << elementType;
+#define MOE_MPI_MATCH_ROW_TYPE(type, bytes)                                    \
+  if (spelling == #type)                                                       \
+    return "moe_mpi_all_to_all_" #type;
+  MOE_MPI_ROW_TYPES(MOE_MPI_MATCH_ROW_TYPE)
+#undef MOE_MPI_MATCH_ROW_TYPE
   return std::nullopt;
 }
 

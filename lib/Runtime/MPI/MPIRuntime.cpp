@@ -254,8 +254,8 @@ extern "C" void moe_mpi_exchange_counts(int64_t numRanks,
     reportFailure();
 }
 
-#define MOE_MPI_ALL_TO_ALL(suffix, bytes)                                      \
-  extern "C" void moe_mpi_all_to_all_##suffix(                                 \
+#define MOE_MPI_DEFINE_ALL_TO_ALL(type, bytes)                                 \
+  extern "C" void moe_mpi_all_to_all_##type(                                   \
       int64_t numRanks, int64_t inputRank, void *input,                        \
       int64_t sendCountsRank, void *sendCounts, int64_t outputRank,            \
       void *output, int64_t recvCountsRank, void *recvCounts) {                \
@@ -265,9 +265,5 @@ extern "C" void moe_mpi_exchange_counts(int64_t numRanks,
     if (!failure.empty())                                                      \
       reportFailure();                                                         \
   }
-MOE_MPI_ALL_TO_ALL(bf16, 2)
-MOE_MPI_ALL_TO_ALL(f16, 2)
-MOE_MPI_ALL_TO_ALL(f32, 4)
-MOE_MPI_ALL_TO_ALL(f64, 8)
-MOE_MPI_ALL_TO_ALL(i32, 4)
-MOE_MPI_ALL_TO_ALL(i64, 8)
+MOE_MPI_ROW_TYPES(MOE_MPI_DEFINE_ALL_TO_ALL)
+#undef MOE_MPI_DEFINE_ALL_TO_ALL
