@@ -8,7 +8,8 @@ packages=(
   cmake ninja-build ccache
   clang-22 libclang-rt-22-dev lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev
   mlir-22-tools
-  python3-numpy libopenblas-pthread-dev
+  libomp-22-dev
+  python3-numpy libopenblas-serial-dev
   libmpich-dev mpich
   "$@"
 )

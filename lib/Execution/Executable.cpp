@@ -38,6 +38,7 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <csetjmp>
+#include <omp.h>
 #include <cstdio>
 #include <cstring>
 
@@ -298,6 +299,8 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.fuse = options.fuse;
   pipelineOptions.numRanks = options.numRanks;
+  pipelineOptions.threads =
+      options.threads ? options.threads : omp_get_max_threads();
   return compile(std::move(module), options, Target::CPU,
                  [&](OpPassManager &pm, Stage stage) {
                    buildCPUStage(pm, stage, pipelineOptions);

@@ -88,8 +88,10 @@ static FinalizeMemRefToLLVMConversionPassOptions genericAllocationFunctions() {
   return options;
 }
 
-/// The stages both targets share.
-static void buildCommonStage(OpPassManager &pm, Stage stage) {
+/// The stages both targets share. `routedWorkers` is the CPU's thread count
+/// (the CUDA pipeline has no `moe.routed_ffn`).
+static void buildCommonStage(OpPassManager &pm, Stage stage,
+                             int64_t routedWorkers = 1) {
   switch (stage) {
   case Stage::ExpandLayers:
     pm.addPass(createMoEExpandLayer());
@@ -97,8 +99,10 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
     // written beside a layer (e.g. to report its routing).
     pm.addPass(createCSEPass());
     return;
-  case Stage::LowerToLinalg:
-    pm.addPass(createConvertMoEToLinalg());
+  case Stage::LowerToLinalg: {
+    ConvertMoEToLinalgOptions lowering;
+    lowering.routedWorkers = routedWorkers;
+    pm.addPass(createConvertMoEToLinalg(lowering));
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     // One pass over the data for chains of elementwise ops (bias and
@@ -108,6 +112,7 @@ static void buildCommonStage(OpPassManager &pm, Stage stage) {
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     return;
+  }
   case Stage::Bufferize: {
     bufferization::OneShotBufferizePassOptions options;
     options.bufferizeFunctionBoundaries = true;
@@ -142,7 +147,7 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     return;
   case Stage::LowerToLinalg:
     pm.addPass(createConvertMoECollectivesToMPI());
-    buildCommonStage(pm, stage);
+    buildCommonStage(pm, stage, options.threads);
     return;
   case Stage::Fuse:
     if (!options.fuse)
@@ -154,6 +159,18 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     buildCommonStage(pm, stage);
     pm.addPass(createConvertLinalgToBLAS());
     pm.addPass(createConvertLinalgToLoopsPass());
+    if (options.threads > 1) {
+      // The workers of moe.routed_ffn become an OpenMP parallel loop, one
+      // iteration per thread. BLAS calls inside it run on their worker's
+      // thread: the execution library links the serial OpenBLAS.
+      pm.addPass(createForallToParallelLoopPass());
+      ConvertSCFToOpenMPPassOptions openMP;
+      openMP.numThreads = options.threads;
+      pm.addPass(createConvertSCFToOpenMPPass(openMP));
+      // Inlines the alloca scopes around the loop bodies (nothing in them is
+      // on the stack), whose single block the loops' CFG would not fit.
+      pm.addPass(createCanonicalizerPass());
+    }
     return;
   case Stage::MapToGPU:
     llvm_unreachable("the CPU pipeline has no GPU stage");
@@ -170,6 +187,7 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     pm.addPass(createArithToLLVMConversionPass());
     pm.addPass(createConvertFuncToLLVMPass());
     pm.addPass(createConvertControlFlowToLLVMPass());
+    pm.addPass(createConvertOpenMPToLLVMPass());
     pm.addPass(createReconcileUnrealizedCastsPass());
     return;
   }

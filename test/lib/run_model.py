@@ -45,6 +45,9 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--no-fuse", action="store_true",
                         help="compile without the fusion stage")
+    parser.add_argument("--cpu-threads", type=int,
+                        help="threads the experts run on (moe-run's default: "
+                             "one per core)")
     parser.add_argument("--ranks", type=int, default=1,
                         help="split the experts over this many MPI ranks")
     parser.add_argument("--mpiexec", default="mpiexec",
@@ -87,6 +90,8 @@ def main(argv=None):
                "--output-dir", str(results), f"--backend={args.backend}"]
     if args.no_fuse:
         command.append("--fuse=false")
+    if args.cpu_threads is not None:
+        command.append(f"--cpu-threads={args.cpu_threads}")
     if args.ranks > 1:
         command = [args.mpiexec, "-n", str(args.ranks), *command,
                    f"--ranks={args.ranks}"]

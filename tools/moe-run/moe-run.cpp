@@ -87,6 +87,12 @@ llvm::cl::opt<unsigned> ranks(
                    "the process's rank, so each reads its own tokens; expert "
                    "weights may be given whole, each rank takes its share"),
     llvm::cl::init(1));
+// Not "threads": libLLVM registers that name.
+llvm::cl::opt<unsigned> cpuThreads(
+    "cpu-threads",
+    llvm::cl::desc("Threads the experts run on with --backend=cpu (default: "
+                   "OMP_NUM_THREADS, else one per core)"),
+    llvm::cl::init(0));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
                                  llvm::cl::Prefix, llvm::cl::init(3));
 
@@ -227,6 +233,7 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.fuse = fuse;
   options.numRanks = ranks;
+  options.threads = cpuThreads;
   unsigned stageNumber = 0;
   std::string dumpError;
   if (!dumpStages.empty()) {

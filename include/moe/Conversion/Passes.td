@@ -24,7 +24,12 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     experts on slices of the grouped rows; capacity-layout experts are
     `linalg.batch_matmul`s. `moe.routed_ffn` walks each expert's rows in
     tiles of `routed-tile-rows`, gathering a tile from the tokens, running
-    it through the expert and scatter-adding its weighted output.
+    it through the expert and scatter-adding its weighted output. With
+    `routed-workers` above one, the tiles are dealt round-robin to that many
+    workers of an `scf.forall`; each accumulates into its own `[T, d_out]`
+    slice (a token's k rows may land in tiles of different workers), and a
+    `linalg.reduce` sums the slices. The worker body holds no run-time
+    check: a failing check could not return from another thread.
 
     Sizes the verifier cannot compare (dynamic token counts) and data that
     addresses memory (expert indices, dispatch rows, offsets) are checked at
@@ -40,8 +45,13 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
            "Rows of one expert that moe.routed_ffn gathers and computes at "
            "a time: large enough for efficient GEMMs, small enough to bound "
            "the per-tile buffers (about d + 3h + d_out floats per row)">,
+    Option<"routedWorkers", "routed-workers", "int64_t", /*default=*/"1",
+           "Parallel workers moe.routed_ffn deals its tiles to (the CPU "
+           "pipeline passes its thread count); each holds a [T, d_out] "
+           "accumulator">,
   ];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",

@@ -87,6 +87,9 @@ struct CompileOptions {
   /// one rank of an MPI job of that size, holds `1 / numRanks` of each
   /// expert weight, and exchanges tokens with the other ranks.
   unsigned numRanks = 1;
+  /// CPU threads the experts of a fused layer run on; 0: OpenMP's default
+  /// (`OMP_NUM_THREADS`, else one per core).
+  unsigned threads = 0;
 };
 
 class Executable {

@@ -48,6 +48,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Split the experts over this many ranks, one MPI "
                      "process each (expert parallelism)"),
       llvm::cl::init(1)};
+  Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads the experts of a fused layer (moe.routed_ffn) "
+                     "run on, through OpenMP; 1: no threads"),
+      llvm::cl::init(1)};
 };
 
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).

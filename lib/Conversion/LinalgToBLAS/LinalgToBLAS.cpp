@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -141,15 +142,22 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
     func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
 
-    // CBLAS takes sizes and leading dimensions as 32-bit ints.
-    Value int32Max = arith::ConstantIndexOp::create(
-        rewriter, loc, std::numeric_limits<int32_t>::max());
+    // CBLAS takes sizes and leading dimensions as 32-bit ints. A size with a
+    // known bound (a tile) needs no check, which matters inside a parallel
+    // loop: a failing check cannot return from a worker thread.
+    constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+    Value int32Max = arith::ConstantIndexOp::create(rewriter, loc, kInt32Max);
     auto int32 = [&](Value index) -> Value {
       std::optional<int64_t> known = getConstantIntValue(index);
-      if (known && *known <= std::numeric_limits<int32_t>::max())
+      if (known && *known <= kInt32Max)
         return arith::ConstantOp::create(
             rewriter, loc, i32,
             rewriter.getI32IntegerAttr(static_cast<int32_t>(*known)));
+      FailureOr<int64_t> bound = ValueBoundsConstraintSet::computeConstantBound(
+          presburger::BoundType::UB, index, /*stopCondition=*/nullptr,
+          /*closedUB=*/true);
+      if (succeeded(bound) && *bound <= kInt32Max)
+        return arith::IndexCastOp::create(rewriter, loc, i32, index);
       Value fits = arith::CmpIOp::create(rewriter, loc,
                                          arith::CmpIPredicate::ule, index,
                                          int32Max);

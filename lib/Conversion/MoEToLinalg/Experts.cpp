@@ -14,6 +14,7 @@
 
 #include "LoweringUtils.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -398,8 +399,8 @@ Value scatterAddRows(OpBuilder &b, Location loc, Value values, Value choices,
 }
 
 struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
-  RoutedFFNLowering(MLIRContext *ctx, int64_t tileRows)
-      : OpConversionPattern(ctx), tileRows(tileRows) {}
+  RoutedFFNLowering(MLIRContext *ctx, RoutedFFNLoweringOptions options)
+      : OpConversionPattern(ctx), options(options) {}
 
   LogicalResult
   matchAndRewrite(RoutedFFNOp op, OpAdaptor adaptor,
@@ -423,42 +424,94 @@ struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
     Value flatGates = tensor::CollapseShapeOp::create(
         rewriter, loc, gates, ArrayRef<ReassociationIndices>{{0, 1}});
 
-    Value init = filledTensor(
-        rewriter, loc,
-        {tensor::getMixedSize(rewriter, loc, input, 0),
-         tensor::getMixedSize(rewriter, loc, stacked.w2, 2)},
-        mathType, 0.0);
-    Value output = forEachExpert(
-        rewriter, loc, rewriter.getIndexAttr(numExperts), init,
-        [&](OpBuilder &b, Location l, Value expert, Value partial) {
-          FeedForwardWeights weights = sliceWeights(b, l, stacked, expert);
-          // The offsets come from the grouping just built: no bounds check.
-          auto [begin, groupEnd] = groupBounds(b, l, groups.offsets, expert);
-          Value end = groupEnd;
-          Value step = indexConstant(b, l, tileRows);
-          auto tiles = scf::ForOp::create(
-              b, l, begin, end, step, ValueRange{partial},
-              [&](OpBuilder &tb, Location tl, Value tileBegin,
-                  ValueRange state) {
-                Value size = arith::MinSIOp::create(
-                    tb, tl, step, arith::SubIOp::create(tb, tl, end, tileBegin));
-                Value choices = tensor::ExtractSliceOp::create(
-                    tb, tl, groups.sourceChoices,
-                    ArrayRef<OpFoldResult>{tileBegin},
-                    ArrayRef<OpFoldResult>{size},
-                    ArrayRef<OpFoldResult>{tb.getIndexAttr(1)});
-                // The gather on load: converted to the math type as read.
-                Value tile =
-                    gatherChoiceRows(tb, tl, input, choices, k, mathType);
-                Value tileOutput = feedForward(tb, tl, tile, weights,
-                                               op.getActivation(), mathType);
-                scf::YieldOp::create(
-                    tb, tl,
-                    scatterAddRows(tb, tl, tileOutput, choices, flatGates, k,
-                                   state.front()));
-              });
-          return tiles.getResult(0);
-        });
+    // One worker's share of the work, scatter-added into `partial` `[T,
+    // d_out]`: with several workers, the loops count the tiles over all
+    // experts in order and `worker` takes those equal to it modulo the worker
+    // count; `worker` is null when there is one.
+    bool shared = options.workers > 1;
+    auto accumulateShare = [&](OpBuilder &b, Location l, Value worker,
+                               Value partial) {
+      Value zero = indexConstant(b, l, 0);
+      Value one = indexConstant(b, l, 1);
+      Value step = indexConstant(b, l, options.tileRows);
+      SmallVector<Value> init = {partial};
+      if (shared)
+        init.push_back(zero);
+      auto experts = scf::ForOp::create(
+          b, l, zero, indexConstant(b, l, numExperts), one, init,
+          [&](OpBuilder &eb, Location el, Value expert, ValueRange state) {
+            FeedForwardWeights weights = sliceWeights(eb, el, stacked, expert);
+            // The offsets come from the grouping just built: no bounds check.
+            Value begin, end;
+            std::tie(begin, end) =
+                groupBounds(eb, el, groups.offsets, expert);
+            auto tiles = scf::ForOp::create(
+                eb, el, begin, end, step, state,
+                [&](OpBuilder &tb, Location tl, Value tileBegin,
+                    ValueRange tileState) {
+                  Value output = tileState.front();
+                  auto computeTile = [&](OpBuilder &cb, Location cl) {
+                    // affine.min bounds the tile for the GEMM lowering, which
+                    // then needs no run-time check of its row count.
+                    Value size = affine::AffineMinOp::create(
+                        cb, cl,
+                        AffineMap::get(1, 2,
+                                       {cb.getAffineSymbolExpr(0),
+                                        cb.getAffineSymbolExpr(1) -
+                                            cb.getAffineDimExpr(0)},
+                                       cb.getContext()),
+                        ValueRange{tileBegin, step, end});
+                    Value choices = tensor::ExtractSliceOp::create(
+                        cb, cl, groups.sourceChoices,
+                        ArrayRef<OpFoldResult>{tileBegin},
+                        ArrayRef<OpFoldResult>{size},
+                        ArrayRef<OpFoldResult>{cb.getIndexAttr(1)});
+                    // The gather on load: converted to the math type as read.
+                    Value tile =
+                        gatherChoiceRows(cb, cl, input, choices, k, mathType);
+                    Value tileOutput = feedForward(
+                        cb, cl, tile, weights, op.getActivation(), mathType);
+                    return scatterAddRows(cb, cl, tileOutput, choices,
+                                          flatGates, k, output);
+                  };
+                  if (!shared) {
+                    scf::YieldOp::create(tb, tl, computeTile(tb, tl));
+                    return;
+                  }
+                  Value tileNumber = tileState[1];
+                  Value mine = arith::CmpIOp::create(
+                      tb, tl, arith::CmpIPredicate::eq,
+                      arith::RemUIOp::create(
+                          tb, tl, tileNumber,
+                          indexConstant(tb, tl, options.workers)),
+                      worker);
+                  auto ifMine = scf::IfOp::create(
+                      tb, tl, mine,
+                      [&](OpBuilder &cb, Location cl) {
+                        scf::YieldOp::create(cb, cl, computeTile(cb, cl));
+                      },
+                      [&](OpBuilder &cb, Location cl) {
+                        scf::YieldOp::create(cb, cl, output);
+                      });
+                  scf::YieldOp::create(
+                      tb, tl,
+                      ValueRange{ifMine.getResult(0),
+                                 arith::AddIOp::create(tb, tl, tileNumber,
+                                                       one)});
+                });
+            scf::YieldOp::create(eb, el, tiles.getResults());
+          });
+      return experts.getResult(0);
+    };
+
+    OpFoldResult tokens = tensor::getMixedSize(rewriter, loc, input, 0);
+    OpFoldResult width = tensor::getMixedSize(rewriter, loc, stacked.w2, 2);
+    Value output =
+        shared ? accumulateInParallel(rewriter, loc, tokens, width, mathType,
+                                      accumulateShare)
+               : accumulateShare(rewriter, loc, /*worker=*/nullptr,
+                                 filledTensor(rewriter, loc, {tokens, width},
+                                              mathType, 0.0));
     rewriter.replaceOp(
         op, castToType(rewriter, loc,
                        convertTensor(rewriter, loc, output, elementType),
@@ -467,13 +520,66 @@ struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
   }
 
 private:
-  int64_t tileRows;
+  /// Runs `accumulateShare` for every worker in an `scf.forall`, each into
+  /// its own `[T, d_out]` slice of a `[workers, T, d_out]` buffer (a token's
+  /// rows may go to tiles of different workers), and sums the slices.
+  Value accumulateInParallel(
+      OpBuilder &b, Location loc, OpFoldResult tokens, OpFoldResult width,
+      Type mathType,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> accumulateShare)
+      const {
+    SmallVector<OpFoldResult> perWorkerSizes = {b.getIndexAttr(options.workers),
+                                                tokens, width};
+    Value perWorker = emptyTensor(b, loc, perWorkerSizes, mathType);
+    auto sliceOf = [&](OpBuilder &sb, Value worker) {
+      SmallVector<OpFoldResult> offsets = {worker, sb.getIndexAttr(0),
+                                           sb.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {sb.getIndexAttr(1), tokens, width};
+      SmallVector<OpFoldResult> strides(3, sb.getIndexAttr(1));
+      return std::make_tuple(offsets, sizes, strides);
+    };
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(options.workers)},
+        ValueRange{perWorker}, /*mapping=*/std::nullopt,
+        [&](OpBuilder &wb, Location wl, ValueRange arguments) {
+          Value worker = arguments[0], shared = arguments[1];
+          auto [offsets, sizes, strides] = sliceOf(wb, worker);
+          RankedTensorType sliceType =
+              tensor::ExtractSliceOp::inferCanonicalRankReducedResultType(
+                  /*resultRank=*/2, cast<RankedTensorType>(shared.getType()),
+                  sizes);
+          Value mine = tensor::ExtractSliceOp::create(
+              wb, wl, sliceType, shared, offsets, sizes, strides);
+          // Each worker clears its own slice, in parallel.
+          Value zeroed = linalg::FillOp::create(
+                             wb, wl, floatConstant(wb, wl, mathType, 0.0), mine)
+                             .getResult(0);
+          Value share = accumulateShare(wb, wl, worker, zeroed);
+          auto inParallel = scf::InParallelOp::create(wb, wl);
+          OpBuilder::InsertionGuard guard(wb);
+          wb.setInsertionPointToStart(inParallel.getBody());
+          tensor::ParallelInsertSliceOp::create(wb, wl, share, shared, offsets,
+                                                sizes, strides);
+        });
+    Value sumInit = filledTensor(b, loc, {tokens, width}, mathType, 0.0);
+    return linalg::ReduceOp::create(
+               b, loc, ValueRange{forall.getResult(0)}, ValueRange{sumInit},
+               /*dimensions=*/ArrayRef<int64_t>{0},
+               [](OpBuilder &rb, Location rl, ValueRange args) {
+                 linalg::YieldOp::create(
+                     rb, rl,
+                     ValueRange{arith::AddFOp::create(rb, rl, args[0], args[1])});
+               })
+        .getResult(0);
+  }
+
+  RoutedFFNLoweringOptions options;
 };
 
 } // namespace
 
-void lowering::populateExpertLoweringPatterns(RewritePatternSet &patterns,
-                                              int64_t routedTileRows) {
+void lowering::populateExpertLoweringPatterns(
+    RewritePatternSet &patterns, const RoutedFFNLoweringOptions &routed) {
   patterns.add<ExpertFFNLowering, ExpertsLowering>(patterns.getContext());
-  patterns.add<RoutedFFNLowering>(patterns.getContext(), routedTileRows);
+  patterns.add<RoutedFFNLowering>(patterns.getContext(), routed);
 }

@@ -10,6 +10,7 @@
 #define LIB_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -193,10 +194,8 @@ Value gatherChoiceRows(OpBuilder &b, Location loc, Value input, Value choices,
 
 void populateGatingLoweringPatterns(RewritePatternSet &patterns);
 void populateDispatchLoweringPatterns(RewritePatternSet &patterns);
-/// `routedTileRows` is the number of rows `moe.routed_ffn` gathers and runs
-/// through an expert at a time.
 void populateExpertLoweringPatterns(RewritePatternSet &patterns,
-                                    int64_t routedTileRows);
+                                    const RoutedFFNLoweringOptions &routed);
 void populateLossLoweringPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::moe::lowering

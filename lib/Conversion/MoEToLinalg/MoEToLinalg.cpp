@@ -28,12 +28,14 @@ struct ConvertMoEToLinalgPass
   using ConvertMoEToLinalgBase::ConvertMoEToLinalgBase;
 
   void runOnOperation() override {
-    if (routedTileRows < 1) {
-      emitError(getOperation()->getLoc())
-          << "convert-moe-to-linalg: 'routed-tile-rows' must be positive, got "
-          << routedTileRows.getValue();
-      return signalPassFailure();
-    }
+    for (auto [name, value] : {std::pair{"routed-tile-rows", &routedTileRows},
+                               std::pair{"routed-workers", &routedWorkers}})
+      if (*value < 1) {
+        emitError(getOperation()->getLoc())
+            << "convert-moe-to-linalg: '" << name
+            << "' must be positive, got " << value->getValue();
+        return signalPassFailure();
+      }
     // Without these checks the conversion would only say that it failed to
     // legalize the op.
     WalkResult unsupported = getOperation()->walk([](Operation *op) {
@@ -70,7 +72,8 @@ struct ConvertMoEToLinalgPass
     target.addIllegalDialect<MoEDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns, routedTileRows);
+    populateMoEToLinalgConversionPatterns(
+        patterns, RoutedFFNLoweringOptions{routedTileRows, routedWorkers});
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -80,9 +83,9 @@ struct ConvertMoEToLinalgPass
 } // namespace
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t routedTileRows) {
+    RewritePatternSet &patterns, const RoutedFFNLoweringOptions &routed) {
   lowering::populateGatingLoweringPatterns(patterns);
   lowering::populateDispatchLoweringPatterns(patterns);
-  lowering::populateExpertLoweringPatterns(patterns, routedTileRows);
+  lowering::populateExpertLoweringPatterns(patterns, routed);
   lowering::populateLossLoweringPatterns(patterns);
 }

@@ -85,3 +85,22 @@ func.func @column_strided(%x: memref<3x8xf32, strided<[1, 3]>>, %w: memref<8x16x
   linalg.matmul ins(%x, %w : memref<3x8xf32, strided<[1, 3]>>, memref<8x16xf32>) outs(%y : memref<3x16xf32>)
   return
 }
+
+// -----
+
+// A tile's row count is bounded (here by affine.min, as moe.routed_ffn
+// writes it): no run-time check, which could not report from a worker thread.
+// CHECK-LABEL: func @bounded_tile
+//       CHECK:   %[[ROWS:.*]] = affine.min
+//   CHECK-NOT:   cf.assert
+//       CHECK:   %[[M32:.*]] = arith.index_cast %[[ROWS]] : index to i32
+//       CHECK:   call @cblas_sgemm(%{{.*}}, %{{.*}}, %{{.*}}, %[[M32]],
+func.func @bounded_tile(%begin: index, %end: index, %w: memref<8x16xf32>) {
+  %rows = affine.min affine_map<(d0)[s0] -> (-d0 + s0, 512)>(%begin)[%end]
+  %x = memref.alloc(%rows) : memref<?x8xf32>
+  %y = memref.alloc(%rows) : memref<?x16xf32>
+  linalg.matmul ins(%x, %w : memref<?x8xf32>, memref<8x16xf32>) outs(%y : memref<?x16xf32>)
+  memref.dealloc %x : memref<?x8xf32>
+  memref.dealloc %y : memref<?x16xf32>
+  return
+}

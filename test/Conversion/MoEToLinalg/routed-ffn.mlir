@@ -1,5 +1,7 @@
 // RUN: moe-opt %s -convert-moe-to-linalg=routed-tile-rows=64 -canonicalize -cse | FileCheck %s
+// RUN: moe-opt %s -convert-moe-to-linalg="routed-tile-rows=64 routed-workers=3" -canonicalize -cse | FileCheck %s --check-prefix=WORKERS
 // RUN: not moe-opt %s -convert-moe-to-linalg=routed-tile-rows=0 2>&1 | FileCheck %s --check-prefix=BAD-TILE
+// RUN: not moe-opt %s -convert-moe-to-linalg=routed-workers=0 2>&1 | FileCheck %s --check-prefix=BAD-WORKERS
 
 // moe.routed_ffn groups the choices by expert (the scan moe.dispatch makes,
 // recording the choice each row holds), then for each expert walks its rows
@@ -21,7 +23,7 @@
 //       CHECK:     %[[BEGIN:.*]] = arith.index_cast
 //       CHECK:     %[[END:.*]] = arith.index_cast
 //       CHECK:     scf.for %[[TILE:.*]] = %[[BEGIN]] to %[[END]] step %c64 iter_args(%[[PART:.*]] = %[[ACC]])
-//       CHECK:       %[[SIZE:.*]] = arith.minsi %{{.*}}, %c64
+//       CHECK:       %[[SIZE:.*]] = affine.min #{{.*}}(%[[TILE]])[%[[END]]]
 //       CHECK:       %[[CHOICES:.*]] = tensor.extract_slice %[[ASSIGN]]#2[%[[TILE]]] [%[[SIZE]]] [1]
 //       CHECK:       %[[A:.*]] = linalg.generic {{.*}} ins(%[[CHOICES]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
 //       CHECK:         arith.divui
@@ -43,6 +45,33 @@
 //       CHECK:         tensor.insert_slice %[[SUM]] into %[[ROWS]][%[[T]], 0] [1, 8]
 //       CHECK:   return %[[Y]]
 // BAD-TILE: error: convert-moe-to-linalg: 'routed-tile-rows' must be positive, got 0
+// BAD-WORKERS: error: convert-moe-to-linalg: 'routed-workers' must be positive, got 0
+
+// With three workers the tiles are dealt round-robin: each worker walks all
+// tiles, counting them, and computes those whose number is its own modulo 3
+// into its own zeroed [T, d_out] slice; a reduction sums the three slices.
+// WORKERS-LABEL: func @routed
+//       WORKERS:   %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x16xf32>
+//       WORKERS:   %[[SLICES:.*]] = tensor.empty(%[[T]]) : tensor<3x?x8xf32>
+//       WORKERS:   %[[PARTS:.*]] = scf.forall (%[[W:.*]]) in (3) shared_outs(%[[ALL:.*]] = %[[SLICES]])
+//       WORKERS:     %[[MINE:.*]] = tensor.extract_slice %[[ALL]][%[[W]], 0, 0] [1, %[[T]], 8] [1, 1, 1] : tensor<3x?x8xf32> to tensor<?x8xf32>
+//       WORKERS:     %[[ZEROED:.*]] = linalg.fill {{.*}} outs(%[[MINE]] : tensor<?x8xf32>)
+//       WORKERS:     %[[SHARE:.*]]:2 = scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args(%{{.*}} = %[[ZEROED]], %{{.*}} = %c0)
+//       WORKERS:       scf.for %{{.*}} step %c64 iter_args(%[[PART:.*]] = %{{.*}}, %[[NUMBER:.*]] = %{{.*}})
+//       WORKERS:         %[[TURN:.*]] = arith.remui %[[NUMBER]], %c3
+//       WORKERS:         %[[IS_MINE:.*]] = arith.cmpi eq, %[[TURN]], %[[W]]
+//       WORKERS:         %[[DONE:.*]] = scf.if %[[IS_MINE]]
+//       WORKERS:           linalg.matmul
+//       WORKERS:           linalg.matmul
+//       WORKERS:         } else {
+//       WORKERS:           scf.yield %[[PART]]
+//       WORKERS:         %[[NEXT:.*]] = arith.addi %[[NUMBER]], %c1
+//       WORKERS:         scf.yield %[[DONE]], %[[NEXT]]
+//       WORKERS:     scf.forall.in_parallel
+//       WORKERS:       tensor.parallel_insert_slice %[[SHARE]]#0 into %[[ALL]][%[[W]], 0, 0] [1, %[[T]], 8] [1, 1, 1]
+//       WORKERS:   %[[SUM:.*]] = linalg.reduce ins(%[[PARTS]] : tensor<3x?x8xf32>) outs(%{{.*}} : tensor<?x8xf32>) dimensions = [0]
+//       WORKERS:     arith.addf
+//       WORKERS:   return %[[SUM]]
 func.func @routed(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
                   %idx: tensor<?x2xi64>, %w1: tensor<4x16x32xf32>,
                   %b1: tensor<4x32xf32>, %w2: tensor<4x32x8xf32>,

@@ -11,8 +11,17 @@ namespace moe {
 
 /// Adds the patterns lowering MoE ops to linalg/tensor/arith/math.
 /// `routedTileRows` is the tile height of `moe.routed_ffn`'s expert GEMMs.
-void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
-                                           int64_t routedTileRows = 512);
+/// How `moe.routed_ffn` walks its work: tiles of `tileRows` rows of one
+/// expert, shared out over `workers` parallel workers (one: a sequential
+/// loop; more: an `scf.forall`, each worker accumulating into its own
+/// output).
+struct RoutedFFNLoweringOptions {
+  int64_t tileRows = 512;
+  int64_t workers = 1;
+};
+
+void populateMoEToLinalgConversionPatterns(
+    RewritePatternSet &patterns, const RoutedFFNLoweringOptions &routed = {});
 
 } // namespace moe
 } // namespace mlir
