@@ -148,6 +148,12 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
   case Stage::LowerToLinalg:
     pm.addPass(createConvertMoECollectivesToMPI());
     buildCommonStage(pm, stage, options.threads);
+    if (options.threads > 1) {
+      MoEDistributeOverThreadsOptions distribute;
+      distribute.threads = options.threads;
+      pm.addNestedPass<func::FuncOp>(
+          createMoEDistributeOverThreads(distribute));
+    }
     return;
   case Stage::Fuse:
     if (!options.fuse)
@@ -157,20 +163,22 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     return;
   case Stage::Bufferize:
     buildCommonStage(pm, stage);
-    pm.addPass(createConvertLinalgToBLAS());
-    pm.addPass(createConvertLinalgToLoopsPass());
     if (options.threads > 1) {
-      // The workers of moe.routed_ffn become an OpenMP parallel loop, one
-      // iteration per thread. BLAS calls inside it run on their worker's
-      // thread: the execution library links the serial OpenBLAS.
+      // The workers of moe.routed_ffn and the row blocks of the token loops
+      // become OpenMP parallel loops, one iteration per thread. BLAS calls
+      // inside run on their worker's thread: the execution library links the
+      // serial OpenBLAS.
       pm.addPass(createForallToParallelLoopPass());
       ConvertSCFToOpenMPPassOptions openMP;
       openMP.numThreads = options.threads;
       pm.addPass(createConvertSCFToOpenMPPass(openMP));
-      // Inlines the alloca scopes around the loop bodies (nothing in them is
-      // on the stack), whose single block the loops' CFG would not fit.
+      // Inlines the alloca scopes around the loop bodies, whose single block
+      // the bodies' control flow would not fit. Before the BLAS calls: a call
+      // might allocate on the stack for all the canonicalizer knows.
       pm.addPass(createCanonicalizerPass());
     }
+    pm.addPass(createConvertLinalgToBLAS());
+    pm.addPass(createConvertLinalgToLoopsPass());
     return;
   case Stage::MapToGPU:
     llvm_unreachable("the CPU pipeline has no GPU stage");

@@ -92,4 +92,35 @@ def MoEFuseExperts : Pass<"moe-fuse-experts"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def MoEDistributeOverThreads
+    : Pass<"moe-distribute-over-threads", "func::FuncOp"> {
+  let summary = "Split the token loops of a lowered layer over threads";
+  let description = [{
+    On the CPU, after `convert-moe-to-linalg`: tiles every linalg op in the
+    function's body whose first parallel loop is large (a dynamic size, the
+    tokens, or at least `min-rows`) into an `scf.forall` of `threads`
+    iterations along that loop, each taking one contiguous block of it.
+    This covers the gating GEMMs, the softmax and loss terms over `[T, n]`,
+    and the sum of the fused experts' per-worker outputs; with
+    `convert-scf-to-openmp` each becomes one OpenMP parallel loop.
+
+    Ops nested in loops (the per-expert work, the routing scans) stay as
+    they are: the fused experts have their own workers (`routed-workers` of
+    `convert-moe-to-linalg`), and a thread fork per iteration would cost more
+    than it saves. Ops whose first parallel loop is small and static are
+    left alone too.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"2",
+           "Iterations of each scf.forall (the thread count)">,
+    Option<"minRows", "min-rows", "int64_t", /*default=*/"64",
+           "Smallest static loop size worth splitting">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MOE_DIALECT_MOE_TRANSFORMS_PASSES_TD
