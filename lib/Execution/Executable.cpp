@@ -56,7 +56,9 @@ thread_local std::string failureMessage;
 /// code holds nothing that needs unwinding except the buffers it allocated,
 /// which are leaked.
 [[noreturn]] void failCompiledCode(const char *message) {
-  if (!activeCall) {
+  // Jumping out of an OpenMP parallel region would leave its team unjoined:
+  // a failure there (a check in a worker's row block) ends the process.
+  if (!activeCall || omp_in_parallel()) {
     std::fprintf(stderr, "moe: %s\n", message);
     std::abort();
   }

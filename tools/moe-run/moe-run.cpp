@@ -90,7 +90,7 @@ llvm::cl::opt<unsigned> ranks(
 // Not "threads": libLLVM registers that name.
 llvm::cl::opt<unsigned> cpuThreads(
     "cpu-threads",
-    llvm::cl::desc("Threads the experts run on with --backend=cpu (default: "
+    llvm::cl::desc("Threads the layer runs on with --backend=cpu (default: "
                    "OMP_NUM_THREADS, else one per core)"),
     llvm::cl::init(0));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),

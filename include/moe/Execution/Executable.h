@@ -87,8 +87,8 @@ struct CompileOptions {
   /// one rank of an MPI job of that size, holds `1 / numRanks` of each
   /// expert weight, and exchanges tokens with the other ranks.
   unsigned numRanks = 1;
-  /// CPU threads the experts of a fused layer run on; 0: OpenMP's default
-  /// (`OMP_NUM_THREADS`, else one per core).
+  /// CPU threads for the fused experts and the token loops (the pipeline's
+  /// `threads`); 0: OpenMP's default (`OMP_NUM_THREADS`, else one per core).
   unsigned threads = 0;
 };
 

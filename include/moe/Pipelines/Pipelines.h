@@ -50,8 +50,8 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::init(1)};
   Option<int64_t> threads{
       *this, "threads",
-      llvm::cl::desc("Threads the experts of a fused layer (moe.routed_ffn) "
-                     "run on, through OpenMP; 1: no threads"),
+      llvm::cl::desc("Threads (OpenMP) for the fused experts' workers and "
+                     "the row blocks of the token loops; 1: no threads"),
       llvm::cl::init(1)};
 };
 
