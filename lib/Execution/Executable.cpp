@@ -37,8 +37,9 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
-#include <csetjmp>
 #include <omp.h>
+
+#include <csetjmp>
 #include <cstdio>
 #include <cstring>
 

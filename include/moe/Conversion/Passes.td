@@ -28,9 +28,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     `routed-workers` above one, the tiles are dealt round-robin to that many
     workers of an `scf.forall`; each accumulates into its own `[T, d_out]`
     slice (a token's k rows may land in tiles of different workers), and a
-    `linalg.reduce` sums the slices. The worker body holds no run-time check
-    of its own (a failing check could not return from another thread): tile
-    sizes are `affine.min`s that bound the GEMMs' rows.
+    reduction over the workers sums the slices. The worker body holds no
+    run-time check of its own (a failing check could not return from another
+    thread): tile sizes are `affine.min`s that bound the GEMMs' rows.
 
     Sizes the verifier cannot compare (dynamic token counts) and data that
     addresses memory (expert indices, dispatch rows, offsets) are checked at

@@ -531,19 +531,15 @@ private:
     SmallVector<OpFoldResult> perWorkerSizes = {b.getIndexAttr(options.workers),
                                                 tokens, width};
     Value perWorker = emptyTensor(b, loc, perWorkerSizes, mathType);
-    auto sliceOf = [&](OpBuilder &sb, Value worker) {
-      SmallVector<OpFoldResult> offsets = {worker, sb.getIndexAttr(0),
-                                           sb.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {sb.getIndexAttr(1), tokens, width};
-      SmallVector<OpFoldResult> strides(3, sb.getIndexAttr(1));
-      return std::make_tuple(offsets, sizes, strides);
-    };
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(options.workers)},
         ValueRange{perWorker}, /*mapping=*/std::nullopt,
         [&](OpBuilder &wb, Location wl, ValueRange arguments) {
           Value worker = arguments[0], shared = arguments[1];
-          auto [offsets, sizes, strides] = sliceOf(wb, worker);
+          SmallVector<OpFoldResult> offsets = {worker, wb.getIndexAttr(0),
+                                               wb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {wb.getIndexAttr(1), tokens, width};
+          SmallVector<OpFoldResult> strides(3, wb.getIndexAttr(1));
           RankedTensorType sliceType =
               tensor::ExtractSliceOp::inferCanonicalRankReducedResultType(
                   /*resultRank=*/2, cast<RankedTensorType>(shared.getType()),
@@ -561,16 +557,7 @@ private:
           tensor::ParallelInsertSliceOp::create(wb, wl, share, shared, offsets,
                                                 sizes, strides);
         });
-    Value sumInit = filledTensor(b, loc, {tokens, width}, mathType, 0.0);
-    return linalg::ReduceOp::create(
-               b, loc, ValueRange{forall.getResult(0)}, ValueRange{sumInit},
-               /*dimensions=*/ArrayRef<int64_t>{0},
-               [](OpBuilder &rb, Location rl, ValueRange args) {
-                 linalg::YieldOp::create(
-                     rb, rl,
-                     ValueRange{arith::AddFOp::create(rb, rl, args[0], args[1])});
-               })
-        .getResult(0);
+    return sumOverFirstDim(b, loc, forall.getResult(0));
   }
 
   RoutedFFNLoweringOptions options;

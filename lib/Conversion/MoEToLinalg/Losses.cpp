@@ -80,7 +80,7 @@ struct LoadLowering : OpConversionPattern<LoadOp> {
 
     Value load;
     if (!grouped) {
-      load = columnSum(rewriter, loc, probabilities);
+      load = sumOverFirstDim(rewriter, loc, probabilities);
     } else {
       SmallVector<OpFoldResult> groupedSizes =
           tensor::getMixedSizes(rewriter, loc, logits);
@@ -229,7 +229,7 @@ struct LoadLowering : OpConversionPattern<LoadOp> {
                 })
             .front();
     Value withinLoad = sumOverTokens(b, loc, perGroup, routed);
-    Value groupTokens = columnSum(b, loc, routed);
+    Value groupTokens = sumOverFirstDim(b, loc, routed);
     Value init = emptyTensor(b, loc, tensor::getMixedSizes(b, loc, withinLoad),
                              mathType);
     AffineMap group = projection(ctx, 2, {0});
@@ -359,7 +359,7 @@ struct SwitchLossLowering : OpConversionPattern<SwitchLossOp> {
     Value counts =
         sumPerExpert(rewriter, loc, indices, Value(), numExperts, mathType);
     Value probabilitySums =
-        columnSum(rewriter, loc, softmaxRows(rewriter, loc, logits));
+        sumOverFirstDim(rewriter, loc, softmaxRows(rewriter, loc, logits));
     Value products =
         elementwise(rewriter, loc, {counts, probabilitySums},
                     emptyTensor(rewriter, loc,

@@ -228,14 +228,19 @@ Value lowering::rowSum(OpBuilder &b, Location loc, Value input) {
                     });
 }
 
-Value lowering::columnSum(OpBuilder &b, Location loc, Value input) {
-  Type type = cast<RankedTensorType>(input.getType()).getElementType();
-  Value init = filledTensor(b, loc, {tensor::getMixedSize(b, loc, input, 1)},
-                            type, 0.0);
-  return generic(b, loc, input, b.getMultiDimIdentityMap(2), init,
-                 projection(b.getContext(), 2, {1}),
-                 {utils::IteratorType::reduction,
-                  utils::IteratorType::parallel},
+Value lowering::sumOverFirstDim(OpBuilder &b, Location loc, Value input) {
+  auto type = cast<RankedTensorType>(input.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  Value init = filledTensor(b, loc, ArrayRef(sizes).drop_front(),
+                            type.getElementType(), 0.0);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.front() = utils::IteratorType::reduction;
+  return generic(b, loc, input, b.getMultiDimIdentityMap(rank), init,
+                 projection(b.getContext(), rank,
+                            llvm::to_vector(llvm::seq<unsigned>(1, rank))),
+                 iterators,
                  [](OpBuilder &nb, Location nl, ValueRange args) {
                    return SmallVector<Value>{
                        arith::AddFOp::create(nb, nl, args[0], args[1])};

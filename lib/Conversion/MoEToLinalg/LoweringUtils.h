@@ -10,9 +10,9 @@
 #define LIB_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
 
 #include <limits>
 
@@ -107,8 +107,9 @@ AffineMap projection(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
 Value rowMax(OpBuilder &b, Location loc, Value input);
 Value rowSum(OpBuilder &b, Location loc, Value input);
 
-/// Sums each column of `input` `[R, C]` into `[C]`.
-Value columnSum(OpBuilder &b, Location loc, Value input);
+/// Sums `input` `[R, ...]` over its first dimension into `[...]`: the
+/// columns of a matrix, the slices of a stack.
+Value sumOverFirstDim(OpBuilder &b, Location loc, Value input);
 
 /// `exp(matrix[r, c] - rowValue[r])`, the shifted exponentials of a softmax.
 Value expOfDifference(OpBuilder &b, Location loc, Value matrix, Value rowValue);

@@ -69,7 +69,7 @@
 //       WORKERS:         scf.yield %[[DONE]], %[[NEXT]]
 //       WORKERS:     scf.forall.in_parallel
 //       WORKERS:       tensor.parallel_insert_slice %[[SHARE]]#0 into %[[ALL]][%[[W]], 0, 0] [1, %[[T]], 8] [1, 1, 1]
-//       WORKERS:   %[[SUM:.*]] = linalg.reduce ins(%[[PARTS]] : tensor<3x?x8xf32>) outs(%{{.*}} : tensor<?x8xf32>) dimensions = [0]
+//       WORKERS:   %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "parallel", "parallel"]} ins(%[[PARTS]] : tensor<3x?x8xf32>) outs(%{{.*}} : tensor<?x8xf32>)
 //       WORKERS:     arith.addf
 //       WORKERS:   return %[[SUM]]
 func.func @routed(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,

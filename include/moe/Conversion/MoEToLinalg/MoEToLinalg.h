@@ -9,8 +9,6 @@ namespace mlir {
 class RewritePatternSet;
 namespace moe {
 
-/// Adds the patterns lowering MoE ops to linalg/tensor/arith/math.
-/// `routedTileRows` is the tile height of `moe.routed_ffn`'s expert GEMMs.
 /// How `moe.routed_ffn` walks its work: tiles of `tileRows` rows of one
 /// expert, shared out over `workers` parallel workers (one: a sequential
 /// loop; more: an `scf.forall`, each worker accumulating into its own
@@ -20,6 +18,7 @@ struct RoutedFFNLoweringOptions {
   int64_t workers = 1;
 };
 
+/// Adds the patterns lowering MoE ops to linalg/tensor/arith/math.
 void populateMoEToLinalgConversionPatterns(
     RewritePatternSet &patterns, const RoutedFFNLoweringOptions &routed = {});
 
