@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "MOE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".test"]
+config.suffixes = [".mlir", ".test", ".c", ".py"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "lib"]
 
 config.test_source_root = os.path.dirname(__file__)
@@ -25,12 +25,22 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.moe_tools_dir, config.llvm_tools_dir]
-tools = ["moe-opt", "moe-run"]
+tools = ["moe-capi-test", "moe-opt", "moe-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The numerical tests run NumPy under the interpreter lit itself runs under
 # (Debian's /usr/bin/python3, which has python3-numpy).
 config.substitutions.append(("%python", sys.executable))
+# The Python package's tests import `moe` from the build tree, and the
+# project's test and example helpers beside it.
+config.environment["PYTHONPATH"] = os.pathsep.join([
+    config.moe_python_packages_dir,
+    os.path.join(config.moe_src_root, "test", "lib"),
+    os.path.join(config.moe_src_root, "examples")])
+# An interpreter that is not instrumented cannot load a library built with
+# AddressSanitizer.
+if config.moe_sanitizers:
+    config.available_features.add("sanitizers")
 config.substitutions.append(
     ("%run-model",
      "{} {} --moe-run {}".format(

@@ -268,6 +268,13 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel =
       static_cast<llvm::CodeGenOptLevel>(optLevel);
+  // Compiled CPU code calls CBLAS, OpenMP and MLIR's runner utilities. This
+  // library links them, but a host that loaded it privately (`dlopen`
+  // without RTLD_GLOBAL, as Python's ctypes does) keeps their symbols out
+  // of a search of the process, so the JIT opens them by name.
+  SmallVector<StringRef> runtimeLibraries;
+  StringRef(MOE_CPU_RUNTIME_LIBRARIES).split(runtimeLibraries, ':');
+  engineOptions.sharedLibPaths = runtimeLibraries;
   auto engine = ExecutionEngine::create(*module, engineOptions,
                                         std::move(*targetMachine));
   if (!engine)
@@ -370,7 +377,7 @@ struct ArgumentView {
 /// returns what rank `rank` passes for it.
 static llvm::Expected<ArgumentView>
 viewArgument(const EntryPoint &entry, unsigned position,
-             const ArraySpec &spec, const HostArray &input, int rank) {
+             const ArraySpec &spec, const HostArrayRef &input, int rank) {
   auto mismatch = [&](const Twine &what) {
     return llvm::createStringError("argument #" + Twine(position) + " of '" +
                                    entry.name + "' must be " +
@@ -381,7 +388,8 @@ viewArgument(const EntryPoint &entry, unsigned position,
     return mismatch("element type differs");
   if (input.shape.size() != spec.shape.size())
     return mismatch("rank differs");
-  ArgumentView view{input.data.data(), input.shape};
+  ArgumentView view{static_cast<const uint8_t *>(input.data),
+                    llvm::to_vector(input.shape)};
   // Sharded weights: every expert (this rank takes its own), or just this
   // rank's experts.
   int64_t shardExperts = spec.expertShards > 1
@@ -396,7 +404,7 @@ viewArgument(const EntryPoint &entry, unsigned position,
       return mismatch("size of dimension " + Twine(dim) + " differs");
   }
   if (spec.expertShards > 1 && input.shape.front() == spec.shape.front()) {
-    size_t shardBytes = input.data.size() / spec.expertShards;
+    size_t shardBytes = input.getSizeInBytes() / spec.expertShards;
     view.data += rank * shardBytes;
     view.shape.front() = shardExperts;
   }
@@ -427,7 +435,7 @@ void Executable::releaseBuffer(void *buffer) const {
 }
 
 llvm::Expected<SmallVector<HostArray>>
-Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
+Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
   const EntryPoint *entry = lookup(name);
   if (!entry) {
     SmallVector<StringRef> names;
@@ -465,16 +473,15 @@ Executable::invoke(StringRef name, ArrayRef<HostArray> inputs) {
   });
   for (size_t position = 0; target == Target::CUDA && position < inputs.size();
        ++position) {
-    const HostArray &input = inputs[position];
+    size_t bytes = inputs[position].getSizeInBytes();
     void *copy = nullptr;
     // Allocation failures of the CUDA runtime come back through `guarded`.
-    if (auto error = guarded("copying the inputs to the GPU", [&] {
-          copy = allocateBuffer(input.data.size());
-        }))
+    if (auto error = guarded("copying the inputs to the GPU",
+                             [&] { copy = allocateBuffer(bytes); }))
       return std::move(error);
     deviceCopies.push_back(copy);
-    if (!input.data.empty())
-      std::memcpy(copy, input.data.data(), input.data.size());
+    if (bytes != 0)
+      std::memcpy(copy, inputs[position].data, bytes);
     arguments[position].data = static_cast<const uint8_t *>(copy);
   }
 

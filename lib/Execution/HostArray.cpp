@@ -73,18 +73,26 @@ std::optional<ElementKind> moe::getElementKind(Type type) {
   return std::nullopt;
 }
 
-int64_t HostArray::getNumElements() const {
+int64_t HostArrayRef::getNumElements() const {
   int64_t count = 1;
   for (int64_t size : shape)
     count *= size;
   return count;
 }
 
-std::string HostArray::describe() const {
+std::string HostArrayRef::describe() const {
   std::string text = "tensor<";
   for (int64_t size : shape)
     text += std::to_string(size) + "x";
   return text + getElementKindName(kind).str() + ">";
+}
+
+int64_t HostArray::getNumElements() const {
+  return HostArrayRef(*this).getNumElements();
+}
+
+std::string HostArray::describe() const {
+  return HostArrayRef(*this).describe();
 }
 
 static float halfToFloat(uint16_t bits) {
@@ -263,7 +271,7 @@ private:
 std::optional<ElementKind> kindOfDescr(StringRef descr) {
   return llvm::StringSwitch<std::optional<ElementKind>>(descr)
       .Case("<f2", ElementKind::F16)
-      .Cases("<u2", "<V2", "|V2", ElementKind::BF16)
+      .Cases({"<u2", "<V2", "|V2"}, ElementKind::BF16)
       .Case("<f4", ElementKind::F32)
       .Case("<f8", ElementKind::F64)
       .Case("<i4", ElementKind::I32)

@@ -228,6 +228,7 @@ int main(int argc, char **argv) {
           << path << " holds " << count << " non-finite values\n";
     inputs.push_back(std::move(*array));
   }
+  SmallVector<HostArrayRef> arguments(inputs.begin(), inputs.end());
 
   CompileOptions options;
   options.optLevel = optLevel;
@@ -269,7 +270,7 @@ int main(int argc, char **argv) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  auto results = (*executable)->invoke(entry, inputs);
+  auto results = (*executable)->invoke(entry, arguments);
   if (!results)
     return fail(results.takeError());
   double firstCall =
@@ -298,7 +299,7 @@ int main(int argc, char **argv) {
   double total = 0, fastest = std::numeric_limits<double>::infinity();
   for (unsigned call = 0; call < repeat; ++call) {
     auto callStart = std::chrono::steady_clock::now();
-    auto again = (*executable)->invoke(entry, inputs);
+    auto again = (*executable)->invoke(entry, arguments);
     double seconds = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - callStart)
                          .count();

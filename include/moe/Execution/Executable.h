@@ -114,12 +114,13 @@ public:
   const EntryPoint *lookup(StringRef name) const;
 
   /// Checks `inputs` against the entry point's argument types (count, element
-  /// type, rank, static sizes) and calls it. The inputs are only read. Sizes
+  /// type, rank, static sizes) and calls it. The inputs are only read, in
+  /// place on the CPU; the results are copies the caller owns. Sizes
   /// that must agree between arguments but are dynamic, and indices in the
   /// data, are checked by the compiled code; a failed check is returned as
   /// an error (the buffers the call had allocated are leaked).
   llvm::Expected<SmallVector<HostArray>> invoke(StringRef name,
-                                                ArrayRef<HostArray> inputs);
+                                                ArrayRef<HostArrayRef> inputs);
 
 private:
   Executable() = default;

@@ -10,6 +10,7 @@
 #define MOE_EXECUTION_HOSTARRAY_H
 
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
@@ -34,6 +35,21 @@ StringRef getElementKindName(ElementKind kind);
 /// The kind of an MLIR element type, if it is one compiled code exchanges.
 std::optional<ElementKind> getElementKind(Type type);
 
+/// A dense, C-ordered array in host memory that the caller owns: what an
+/// entry point reads its arguments from, without a copy.
+struct HostArrayRef {
+  ElementKind kind = ElementKind::F32;
+  ArrayRef<int64_t> shape;
+  const void *data = nullptr;
+
+  int64_t getNumElements() const;
+  size_t getSizeInBytes() const {
+    return getNumElements() * getElementSize(kind);
+  }
+  /// `tensor<4x512xf32>`-style description for messages.
+  std::string describe() const;
+};
+
 /// A dense, C-ordered array owned by the host.
 struct HostArray {
   ElementKind kind = ElementKind::F32;
@@ -45,6 +61,8 @@ struct HostArray {
   std::string describe() const;
   /// Element `index` (in C order) widened to double.
   double getAsDouble(int64_t index) const;
+
+  operator HostArrayRef() const { return {kind, shape, data.data()}; }
 };
 
 /// Decodes the `.npy` bytes in `contents`; `name` is used in error messages.

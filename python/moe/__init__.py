@@ -1,0 +1,275 @@
+"""Compile sparsely-gated Mixture-of-Experts layers and run them on NumPy
+arrays, through the moe C API (libMoECAPI).
+
+    import moe
+    executable = moe.compile(open("layer.mlir").read(), threads=2)
+    output, importance_loss, load_loss = executable.invoke(
+        "paper_lm_layer", x, w_gate, w_noise, noise, w1, w2)
+
+A `Context` parses modules and runs pass pipelines on them (any pass or
+pipeline `moe-opt` knows, such as "moe-expand-layer" or
+"moe-cpu-pipeline{threads=2}"); `Module.compile` JITs a module for the CPU
+(or the GPU) into an `Executable`, whose entry points read the caller's
+arrays in place. Failures raise `MoEError` with the compiler's diagnostics.
+
+bf16 arrays are passed and returned as their uint16 bit patterns (the
+convention of the runner's .npy files); an `ml_dtypes.bfloat16` array is
+accepted too.
+"""
+
+import ctypes
+import warnings
+import weakref
+
+import numpy as np
+
+from . import _capi
+from ._capi import lib
+
+__all__ = ["Context", "Module", "Executable", "MoEError", "MoEWarning",
+           "compile"]
+
+
+class MoEError(Exception):
+    """A diagnostic of the compiler, or a failed call of compiled code."""
+
+
+class MoEWarning(UserWarning):
+    """A warning or remark of the compiler about a module that compiled."""
+
+
+lib.mlirMoERegisterAllPasses()
+
+
+class _Messages:
+    """Collects what the C API reports through string callbacks."""
+
+    def __init__(self):
+        self.lines = []
+        self.callback = _capi.MlirStringCallback(self._append)
+
+    def _append(self, text, _user_data):
+        self.lines.append(str(text))
+
+    def take(self):
+        lines, self.lines = self.lines, []
+        return lines
+
+
+class Context:
+    """An MLIR context with the dialects a model and its compilation use."""
+
+    def __init__(self):
+        self._context = lib.mlirContextCreate()
+        registry = lib.mlirDialectRegistryCreate()
+        lib.mlirMoERegisterCompilerDialects(registry)
+        lib.mlirContextAppendDialectRegistry(self._context, registry)
+        lib.mlirDialectRegistryDestroy(registry)
+        self._diagnostics = _Messages()
+        lib.mlirMoEContextAttachDiagnosticPrinter(
+            self._context, self._diagnostics.callback, None)
+        self._modules = weakref.WeakSet()
+
+    def close(self):
+        """Destroys the context and its modules (executables compiled from
+        them stay usable)."""
+        if self._context:
+            for module in list(self._modules):
+                module._destroy()
+            lib.mlirContextDestroy(self._context)
+            self._context = _capi.MlirContext()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def parse(self, source, name="<string>"):
+        """Parses and verifies `source` (MLIR text) into a `Module`."""
+        self._diagnostics.take()
+        module = lib.mlirModuleCreateParse(self._context,
+                                           _capi.MlirStringRef.of(source))
+        self._raise_if(not module, f"cannot parse {name}")
+        return Module(self, module)
+
+    def _raise_if(self, failed, what):
+        """Raises MoEError with the diagnostics since the last call when
+        `failed`; warns with them otherwise."""
+        diagnostics = self._diagnostics.take()
+        if failed:
+            raise MoEError("\n".join([what + ":"] + diagnostics)
+                           if diagnostics else what)
+        for diagnostic in diagnostics:
+            warnings.warn(diagnostic, MoEWarning, stacklevel=3)
+
+
+class Module:
+    """A module of a `Context`: MLIR to transform, print or compile."""
+
+    def __init__(self, context, module):
+        self.context = context
+        self._module = module
+        context._modules.add(self)
+
+    def _destroy(self):
+        if self._module:
+            lib.mlirModuleDestroy(self._module)
+            self._module = _capi.MlirModule()
+
+    def __del__(self):
+        self._destroy()
+
+    def _check_open(self):
+        if not self._module:
+            raise MoEError("the module's context was closed")
+
+    def _operation(self):
+        self._check_open()
+        return lib.mlirModuleGetOperation(self._module)
+
+    def __str__(self):
+        chunks = _Messages()
+        lib.mlirOperationPrint(self._operation(), chunks.callback, None)
+        return "".join(chunks.take())
+
+    def run_pipeline(self, pipeline):
+        """Transforms the module in place with a textual pass pipeline, as
+        `moe-opt --pass-pipeline` takes it; the `builtin.module(...)`
+        around it may be left out."""
+        operation = self._operation()
+        if not pipeline.startswith("builtin.module("):
+            pipeline = f"builtin.module({pipeline})"
+        pm = lib.mlirPassManagerCreate(self.context._context)
+        try:
+            errors = _Messages()
+            parsed = lib.mlirParsePassPipeline(
+                lib.mlirPassManagerGetAsOpPassManager(pm),
+                _capi.MlirStringRef.of(pipeline), errors.callback, None)
+            if not parsed.succeeded():
+                raise MoEError("".join(errors.take()))
+            self.context._diagnostics.take()
+            result = lib.mlirPassManagerRunOnOp(pm, operation)
+            self.context._raise_if(not result.succeeded(),
+                                   f"the pipeline '{pipeline}' failed")
+        finally:
+            lib.mlirPassManagerDestroy(pm)
+        return self
+
+    def compile(self, backend="cpu", threads=0, fuse=True, opt_level=3,
+                num_ranks=1, chip=""):
+        """Compiles a copy of the module and JITs it.
+
+        backend: "cpu" or "cuda". threads: CPU threads, 0 for OpenMP's
+        default (OMP_NUM_THREADS, else one per core). fuse: run the fusion
+        stage. num_ranks: split the experts over this many MPI ranks (this
+        process is one of them). chip: the GPU architecture ("sm_90"),
+        empty for the GPU's own.
+        """
+        if backend not in _capi.BACKENDS:
+            raise ValueError(f"unknown backend '{backend}' (known: "
+                             f"{', '.join(_capi.BACKENDS)})")
+        self._check_open()
+        options = lib.mlirMoECompileOptionsGetDefault()
+        options.backend = _capi.BACKENDS.index(backend)
+        options.threads = _unsigned(threads, "threads")
+        options.fuse = bool(fuse)
+        options.optLevel = _unsigned(opt_level, "opt_level")
+        options.numRanks = _unsigned(num_ranks, "num_ranks", minimum=1)
+        chip_text = _capi.MlirStringRef.of(chip)
+        options.chip = chip_text
+        self.context._diagnostics.take()
+        executable = lib.mlirMoEExecutableCreate(self._module,
+                                                 ctypes.byref(options))
+        self.context._raise_if(not executable,
+                               f"compiling for {backend} failed")
+        return Executable(executable)
+
+
+def _unsigned(value, name, minimum=0):
+    if not isinstance(value, (int, np.integer)) or not \
+            minimum <= value < 2**32:
+        raise ValueError(f"{name} must be an integer >= {minimum}, "
+                         f"got {value!r}")
+    return int(value)
+
+
+_KIND_OF_DTYPE = {np.dtype(np.float16): "f16", np.dtype(np.uint16): "bf16",
+                  np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
+                  np.dtype(np.int32): "i32", np.dtype(np.int64): "i64"}
+_DTYPE_OF_KIND = {kind: dtype for dtype, kind in _KIND_OF_DTYPE.items()}
+
+
+def _kind_of(array, position):
+    if array.dtype.name == "bfloat16":  # ml_dtypes
+        return "bf16"
+    kind = _KIND_OF_DTYPE.get(array.dtype.newbyteorder("="))
+    if kind is None or not array.dtype.isnative:
+        raise TypeError(
+            f"argument #{position} has dtype {array.dtype}; entry points take "
+            f"float16, uint16 (bf16 bits), float32, float64, int32, int64 in "
+            f"native byte order")
+    return kind
+
+
+class Executable:
+    """A compiled module: call its entry points on arrays."""
+
+    def __init__(self, executable):
+        self._executable = executable
+        count = lib.mlirMoEExecutableGetNumEntryPoints(executable)
+        self.entry_points = tuple(
+            str(lib.mlirMoEExecutableGetEntryPointName(executable, pos))
+            for pos in range(count))
+
+    def __del__(self):
+        if self._executable:
+            lib.mlirMoEExecutableDestroy(self._executable)
+            self._executable = _capi.MlirMoEExecutable()
+
+    def invoke(self, name, *arrays):
+        """Calls entry point `name` on `arrays` (array-likes, read in place
+        when C-contiguous) and returns its results as a tuple of new
+        arrays."""
+        inputs = [np.ascontiguousarray(array) for array in arrays]
+        shapes = [(ctypes.c_int64 * array.ndim)(*array.shape)
+                  for array in inputs]
+        descriptors = (_capi.MlirMoEArray * max(len(inputs), 1))()
+        for position, (array, shape) in enumerate(zip(inputs, shapes)):
+            descriptors[position] = _capi.MlirMoEArray(
+                _capi.ELEMENT_KINDS.index(_kind_of(array, position)),
+                array.ndim, shape, array.ctypes.data)
+        errors = _Messages()
+        results = lib.mlirMoEExecutableInvoke(
+            self._executable, _capi.MlirStringRef.of(name), len(inputs),
+            descriptors, errors.callback, None)
+        if not results:
+            raise MoEError("".join(errors.take()))
+        try:
+            return tuple(
+                _copy_out(lib.mlirMoEResultsGetArray(results, pos))
+                for pos in range(lib.mlirMoEResultsGetNumArrays(results)))
+        finally:
+            lib.mlirMoEResultsDestroy(results)
+
+
+def _copy_out(array):
+    dtype = _DTYPE_OF_KIND[_capi.ELEMENT_KINDS[array.kind]]
+    shape = tuple(array.shape[dim] for dim in range(array.rank))
+    result = np.empty(shape, dtype)
+    if result.nbytes:
+        ctypes.memmove(result.ctypes.data, array.data, result.nbytes)
+    return result
+
+
+def compile(source, **options):
+    """Parses `source` (MLIR text) in a new `Context` and compiles it;
+    `options` are those of `Module.compile`."""
+    context = Context()
+    try:
+        return context.parse(source).compile(**options)
+    finally:
+        context.close()

@@ -1,0 +1,269 @@
+/*===- execution.c - The moe C API, used from C -----------------------------===
+ *
+ * Registers the dialect and the passes with a context made through the MLIR
+ * C API, runs a pass and a pipeline, compiles a module and calls it on
+ * caller-owned arrays, and shows how each failure is reported.
+ *
+ *===----------------------------------------------------------------------===*/
+
+/* RUN: moe-capi-test 2>&1 | FileCheck %s
+ *
+ * The dialect handle names its namespace.
+ * CHECK: {{^}}moe{{$}}
+ */
+
+#include "moe-c/Diagnostics.h"
+#include "moe-c/Dialects.h"
+#include "moe-c/Execution.h"
+#include "moe-c/Passes.h"
+
+#include "mlir-c/IR.h"
+#include "mlir-c/Pass.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void printString(MlirStringRef text, void *userData) {
+  (void)userData;
+  fwrite(text.data, 1, text.length, stdout);
+}
+
+static void printLine(MlirStringRef text, void *userData) {
+  printString(text, userData);
+  fputc('\n', stdout);
+}
+
+static MlirContext createContext(void) {
+  MlirContext context = mlirContextCreate();
+  MlirDialectRegistry registry = mlirDialectRegistryCreate();
+  mlirMoERegisterCompilerDialects(registry);
+  mlirContextAppendDialectRegistry(context, registry);
+  mlirDialectRegistryDestroy(registry);
+  mlirMoEContextAttachDiagnosticPrinter(context, printLine, NULL);
+  return context;
+}
+
+static MlirModule parse(MlirContext context, const char *source) {
+  return mlirModuleCreateParse(context,
+                               mlirStringRefCreateFromCString(source));
+}
+
+static const char *routing =
+    "func.func @route(%logits: tensor<?x4xf32>)\n"
+    "    -> (tensor<?x2xf32>, tensor<?x2xi32>) {\n"
+    "  %v, %i = moe.topk %logits, k = 2\n"
+    "      : (tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)\n"
+    "  %g = moe.route_weights <topk_softmax> %logits, %v\n"
+    "      : (tensor<?x4xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>\n"
+    "  return %g, %i : tensor<?x2xf32>, tensor<?x2xi32>\n"
+    "}\n";
+
+/* CHECK-LABEL: testPasses
+ * CHECK: moe.route <topk_softmax> %{{.*}}, k = 2
+ * CHECK-NOT: moe.topk
+ * CHECK: bad pipeline: {{.*}}error: 'moe-no-such-pass' does not refer to a registered pass or pass pipeline
+ */
+static void testPasses(void) {
+  printf("testPasses\n");
+  mlirMoERegisterAllPasses();
+  MlirContext context = createContext();
+  MlirModule module = parse(context, routing);
+  MlirOperation operation = mlirModuleGetOperation(module);
+
+  MlirPassManager pm = mlirPassManagerCreate(context);
+  MlirOpPassManager functions = mlirPassManagerGetNestedUnder(
+      pm, mlirStringRefCreateFromCString("func.func"));
+  mlirOpPassManagerAddOwnedPass(functions, mlirCreateMoEMoEFuseRouting());
+  if (mlirLogicalResultIsFailure(mlirPassManagerRunOnOp(pm, operation)))
+    printf("fuse-routing failed\n");
+  mlirOperationPrint(operation, printString, NULL);
+  mlirPassManagerDestroy(pm);
+
+  MlirPassManager bad = mlirPassManagerCreate(context);
+  printf("bad pipeline: ");
+  if (mlirLogicalResultIsSuccess(mlirParsePassPipeline(
+          mlirPassManagerGetAsOpPassManager(bad),
+          mlirStringRefCreateFromCString("builtin.module(moe-no-such-pass)"),
+          printString, NULL)))
+    printf("parsed");
+  printf("\n");
+  mlirPassManagerDestroy(bad);
+  mlirModuleDestroy(module);
+  mlirContextDestroy(context);
+}
+
+static void printResults(MlirMoEResults results) {
+  for (intptr_t pos = 0; pos < mlirMoEResultsGetNumArrays(results); ++pos) {
+    MlirMoEArray array = mlirMoEResultsGetArray(results, pos);
+    int64_t count = 1;
+    printf("result %d: kind %d, shape", (int)pos, (int)array.kind);
+    for (intptr_t dim = 0; dim < array.rank; ++dim) {
+      printf(" %lld", (long long)array.shape[dim]);
+      count *= array.shape[dim];
+    }
+    printf(", values");
+    for (int64_t i = 0; i < count; ++i) {
+      if (array.kind == MlirMoEElementKindF32)
+        printf(" %.4f", ((const float *)array.data)[i]);
+      else if (array.kind == MlirMoEElementKindI32)
+        printf(" %d", ((const int32_t *)array.data)[i]);
+    }
+    printf("\n");
+  }
+}
+
+/* The kept logits of row 0 differ by ln 3 and those of row 1 by ln 3 too:
+ * each row's gates are 3/4 and 1/4.
+ * CHECK-LABEL: testExecution
+ * CHECK: entry points: 1, route
+ * CHECK: result 0: kind 2, shape 2 2, values 0.7500 0.2500 0.7500 0.2500
+ * CHECK: result 1: kind 4, shape 2 2, values 1 0 0 2
+ * CHECK: error: argument #0 of 'route' must be tensor<?x4xf32>, got tensor<2x4xf64> (element type differs)
+ * CHECK: error: 'route' takes 1 arguments (tensor<?x4xf32>), got 2
+ * CHECK: error: no entry point named 'missing' (the module has: route)
+ * CHECK: error: argument #0 has a negative size
+ * CHECK: error: the inputs are not an array
+ */
+static void testExecution(void) {
+  printf("testExecution\n");
+  MlirContext context = createContext();
+  MlirModule module = parse(context, routing);
+  MlirMoECompileOptions options = mlirMoECompileOptionsGetDefault();
+  options.threads = 2;
+  MlirMoEExecutable executable = mlirMoEExecutableCreate(module, &options);
+  /* The executable is a copy: the module may go first. */
+  mlirModuleDestroy(module);
+  if (mlirMoEExecutableIsNull(executable)) {
+    printf("compile failed\n");
+    exit(1);
+  }
+  printf("entry points: %d, ",
+         (int)mlirMoEExecutableGetNumEntryPoints(executable));
+  printLine(mlirMoEExecutableGetEntryPointName(executable, 0), NULL);
+
+  const float logits[2][4] = {{0.0f, 1.0986123f, -1.0f, -2.0f},
+                              {5.0f, -1.0f, 3.9013877f, 0.0f}};
+  const int64_t shape[2] = {2, 4};
+  MlirMoEArray input = {MlirMoEElementKindF32, 2, shape, logits};
+  MlirStringRef route = mlirStringRefCreateFromCString("route");
+  MlirMoEResults results =
+      mlirMoEExecutableInvoke(executable, route, 1, &input, printLine, NULL);
+  if (!mlirMoEResultsIsNull(results))
+    printResults(results);
+  mlirMoEResultsDestroy(results);
+
+  MlirMoEArray wrongKind = input;
+  wrongKind.kind = MlirMoEElementKindF64;
+  MlirMoEArray twoInputs[2] = {input, input};
+  const int64_t negative[2] = {-1, 4};
+  MlirMoEArray negativeSize = {MlirMoEElementKindF32, 2, negative, logits};
+  printf("error: ");
+  mlirMoEExecutableInvoke(executable, route, 1, &wrongKind, printLine, NULL);
+  printf("error: ");
+  mlirMoEExecutableInvoke(executable, route, 2, twoInputs, printLine, NULL);
+  printf("error: ");
+  mlirMoEExecutableInvoke(executable,
+                          mlirStringRefCreateFromCString("missing"), 1,
+                          &input, printLine, NULL);
+  printf("error: ");
+  mlirMoEExecutableInvoke(executable, route, 1, &negativeSize, printLine,
+                          NULL);
+  printf("error: ");
+  mlirMoEExecutableInvoke(executable, route, -1, &input, printLine, NULL);
+  mlirMoEExecutableDestroy(executable);
+  mlirContextDestroy(context);
+}
+
+/* A failed check in the compiled code comes back as an error, and the
+ * executable stays usable.
+ * CHECK-LABEL: testRuntimeCheck
+ * CHECK: error: in 'dispatch': run-time check failed: moe.dispatch: an expert index is outside [0, num_experts)
+ * CHECK: result 0: kind 2, shape 2 4, values 5.0000 6.0000 7.0000 8.0000 1.0000 2.0000 3.0000 4.0000
+ * CHECK: result 1: kind 4, shape 5, values 0 0 1 1 2
+ * CHECK: result 2: kind 4, shape 2 1, values 1 0
+ */
+static const char *dispatch =
+    "func.func @dispatch(%x: tensor<?x4xf32>, %idx: tensor<?x1xi32>)\n"
+    "    -> (tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>) {\n"
+    "  %t, %o, %r = moe.dispatch %x, %idx, num_experts = 4\n"
+    "      : (tensor<?x4xf32>, tensor<?x1xi32>)\n"
+    "      -> (tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>)\n"
+    "  return %t, %o, %r : tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>\n"
+    "}\n";
+
+static void testRuntimeCheck(void) {
+  printf("testRuntimeCheck\n");
+  MlirContext context = createContext();
+  MlirModule module = parse(context, dispatch);
+  /* Null options are the defaults. */
+  MlirMoEExecutable executable = mlirMoEExecutableCreate(module, NULL);
+  mlirModuleDestroy(module);
+  if (mlirMoEExecutableIsNull(executable)) {
+    printf("compile failed\n");
+    exit(1);
+  }
+  const float tokens[2][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+  const int64_t tokenShape[2] = {2, 4};
+  const int64_t indexShape[2] = {2, 1};
+  const int32_t badIndices[2] = {0, 7};
+  const int32_t indices[2] = {3, 1};
+  MlirMoEArray inputs[2] = {
+      {MlirMoEElementKindF32, 2, tokenShape, tokens},
+      {MlirMoEElementKindI32, 2, indexShape, badIndices}};
+  MlirStringRef name = mlirStringRefCreateFromCString("dispatch");
+  printf("error: ");
+  MlirMoEResults results =
+      mlirMoEExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
+  if (!mlirMoEResultsIsNull(results))
+    printf("no error\n");
+  inputs[1].data = indices;
+  results =
+      mlirMoEExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
+  if (!mlirMoEResultsIsNull(results))
+    printResults(results);
+  mlirMoEResultsDestroy(results);
+  mlirMoEExecutableDestroy(executable);
+  mlirContextDestroy(context);
+}
+
+/* Compile failures reach the context's diagnostic handlers.
+ * CHECK-LABEL: testCompileErrors
+ * CHECK: loc("-":0:0): error: unknown backend 7
+ * CHECK: null executable
+ */
+static void testCompileErrors(void) {
+  printf("testCompileErrors\n");
+  MlirContext context = createContext();
+  MlirModule module = parse(context, routing);
+  MlirMoECompileOptions options = mlirMoECompileOptionsGetDefault();
+  options.backend = (MlirMoEBackend)7;
+  if (mlirMoEExecutableIsNull(mlirMoEExecutableCreate(module, &options)))
+    printf("null executable\n");
+  mlirModuleDestroy(module);
+  mlirContextDestroy(context);
+}
+
+/* CHECK-LABEL: testParseError
+ * CHECK: loc("-":2:11): error: expected SSA operand
+ * CHECK: null module
+ */
+static void testParseError(void) {
+  printf("testParseError\n");
+  MlirContext context = createContext();
+  MlirModule module = parse(context, "func.func @f() {\n  moe.topk\n}\n");
+  if (mlirModuleIsNull(module))
+    printf("null module\n");
+  mlirContextDestroy(context);
+}
+
+int main(void) {
+  MlirDialectHandle moe = mlirGetDialectHandle__moe__();
+  printString(mlirDialectHandleGetNamespace(moe), NULL);
+  printf("\n");
+  testPasses();
+  testExecution();
+  testRuntimeCheck();
+  testCompileErrors();
+  testParseError();
+  return 0;
+}

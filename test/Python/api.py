@@ -1,0 +1,149 @@
+# RUN: %python %s 2>&1 | FileCheck %s
+# UNSUPPORTED: sanitizers
+#
+# The Python package's API: parsing, pass pipelines, compiling, calling, and
+# how each kind of failure is reported.
+
+import numpy as np
+
+import moe
+
+SCALE = """
+func.func @scale(%x: tensor<?x4xf32>, %w: tensor<4xf32>)
+    -> (tensor<?x4xf32>, tensor<f32>) {
+  %c0 = arith.constant 0 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x4xf32>
+  %init = tensor.empty(%rows) : tensor<?x4xf32>
+  %y = linalg.generic {
+      indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>,
+                       affine_map<(i, j) -> (i, j)>],
+      iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : tensor<?x4xf32>, tensor<4xf32>)
+      outs(%init : tensor<?x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  } -> tensor<?x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<f32>
+  %acc = linalg.fill ins(%zero : f32) outs(%empty : tensor<f32>) -> tensor<f32>
+  %sum = linalg.reduce ins(%y : tensor<?x4xf32>) outs(%acc : tensor<f32>)
+      dimensions = [0, 1]
+      (%in: f32, %init_sum: f32) {
+        %s = arith.addf %in, %init_sum : f32
+        linalg.yield %s : f32
+      }
+  return %y, %sum : tensor<?x4xf32>, tensor<f32>
+}
+"""
+
+DISPATCH = """
+func.func @dispatch(%x: tensor<?x4xf32>, %idx: tensor<?x1xi32>)
+    -> (tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>) {
+  %t, %o, %r = moe.dispatch %x, %idx, num_experts = 4
+      : (tensor<?x4xf32>, tensor<?x1xi32>)
+      -> (tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>)
+  return %t, %o, %r : tensor<?x4xf32>, tensor<5xi32>, tensor<?x1xi32>
+}
+"""
+
+ROUTE = """
+func.func @route(%logits: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %v, %i = moe.topk %logits, k = 2
+      : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  %g = moe.route_weights <softmax_topk> %logits, %v {renormalize = true}
+      : (tensor<?x8xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  return %g, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+"""
+
+
+def report(what, action):
+    try:
+        action()
+        print(f"{what}: no error")
+    except (moe.MoEError, TypeError, ValueError) as error:
+        print(f"{what}: {type(error).__name__}: {error}")
+
+
+rng = np.random.default_rng(1)
+x = rng.standard_normal((5, 4)).astype(np.float32)
+w = rng.standard_normal(4).astype(np.float32)
+
+# CHECK: entry points: ('scale',)
+# CHECK-NEXT: scale: True True
+executable = moe.compile(SCALE, threads=2)
+print("entry points:", executable.entry_points)
+y, total = executable.invoke("scale", x, w)
+print("scale:", np.allclose(y, x * w, rtol=1e-6),
+      np.isclose(total, (x.astype(np.float64) * w).sum(), rtol=1e-5))
+
+# Arrays that are not C-contiguous are copied first, and give the same
+# results.
+# CHECK-NEXT: strided: True
+transposed = np.ascontiguousarray(x.T).T
+print("strided:", np.array_equal(executable.invoke("scale", transposed, w)[0],
+                                 y))
+
+# CHECK-NEXT: wrong dtype: MoEError: argument #0 of 'scale' must be tensor<?x4xf32>, got tensor<5x4xf64> (element type differs)
+# CHECK-NEXT: wrong shape: MoEError: argument #1 of 'scale' must be tensor<4xf32>, got tensor<3xf32> (size of dimension 0 differs)
+# CHECK-NEXT: too few: MoEError: 'scale' takes 2 arguments (tensor<?x4xf32>, tensor<4xf32>), got 1
+# CHECK-NEXT: unknown entry: MoEError: no entry point named 'scal' (the module has: scale)
+# CHECK-NEXT: unsupported dtype: TypeError: argument #0 has dtype complex64; entry points take float16, uint16 (bf16 bits), float32, float64, int32, int64 in native byte order
+# CHECK-NEXT: big-endian: TypeError: argument #0 has dtype >f4;
+report("wrong dtype", lambda: executable.invoke("scale", x.astype(np.float64), w))
+report("wrong shape", lambda: executable.invoke("scale", x, w[:3]))
+report("too few", lambda: executable.invoke("scale", x))
+report("unknown entry", lambda: executable.invoke("scal", x, w))
+report("unsupported dtype",
+       lambda: executable.invoke("scale", x.astype(np.complex64), w))
+report("big-endian", lambda: executable.invoke("scale", x.astype(">f4"), w))
+
+# A failed run-time check of the compiled code is an error, and the
+# executable stays usable.
+# CHECK-NEXT: bad index: MoEError: in 'dispatch': run-time check failed: moe.dispatch: an expert index is outside [0, num_experts)
+# CHECK-NEXT: offsets: [0 0 1 1 2]
+dispatch = moe.compile(DISPATCH)
+tokens = np.ones((2, 4), np.float32)
+report("bad index", lambda: dispatch.invoke(
+    "dispatch", tokens, np.array([[0], [7]], np.int32)))
+print("offsets:", dispatch.invoke("dispatch", tokens,
+                                  np.array([[3], [1]], np.int32))[1])
+
+# Compile options are checked before they reach the C API.
+# CHECK-NEXT: threads: ValueError: threads must be an integer >= 0, got -1
+# CHECK-NEXT: backend: ValueError: unknown backend 'tpu' (known: cpu, cuda)
+report("threads", lambda: moe.compile(SCALE, threads=-1))
+report("backend", lambda: moe.compile(SCALE, backend="tpu"))
+
+# Parse and verifier errors carry the diagnostics, with their locations.
+# CHECK-NEXT: syntax: MoEError: cannot parse <string>:
+# CHECK-NEXT: loc("-":1:15): error: expected ':'
+# CHECK-NEXT: verifier: MoEError: cannot parse <string>:
+# CHECK-NEXT: loc("-":3:12): error: 'moe.topk' op 'k' (9) must not exceed the number of candidates (8)
+context = moe.Context()
+report("syntax", lambda: context.parse("func.func @f(%x"))
+report("verifier", lambda: context.parse(ROUTE.replace("k = 2", "k = 9")))
+
+# A module runs any pass or pipeline moe-opt knows, in place.
+# CHECK: fused: moe.route <softmax_topk> %arg0, k = 2 {renormalize = true}
+# CHECK-NEXT: lowered: True
+# CHECK: unknown pass: MoEError: MLIR Textual PassPipeline Parser:1:1: error: 'moe-no-such-pass' does not refer to a registered pass or pass pipeline
+module = context.parse(ROUTE)
+module.run_pipeline("func.func(moe-fuse-routing)")
+print("fused:", next(line.split("= ", 1)[1].split(" :")[0]
+                     for line in str(module).splitlines() if "moe.route" in line))
+module.run_pipeline("moe-cpu-pipeline{threads=2}")
+print("lowered:", "llvm.func @route" in str(module))
+report("unknown pass", lambda: module.run_pipeline("moe-no-such-pass"))
+
+# The executable compiled from a module outlives its context; the module
+# does not.
+# CHECK: route: {{\[\[}}0 1]] {{\[\[}}0.5 0.5]]
+# CHECK-NEXT: closed: MoEError: the module's context was closed
+routing = context.parse(ROUTE).compile()
+closed = context.parse(ROUTE)
+context.close()
+gates, indices = routing.invoke("route", np.array([[1, 1] + [0] * 6], np.float32))
+print("route:", indices, gates)
+report("closed", lambda: str(closed))
