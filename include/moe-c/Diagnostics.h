@@ -18,11 +18,12 @@ extern "C" {
 /// Attaches a handler to `context` that calls `callback` once per
 /// diagnostic, with `location: severity: message` and its notes on the lines
 /// after, and reports the diagnostic as handled. `userData` is passed
-/// through. Detach it with `mlirContextDetachDiagnosticHandler`.
-MLIR_CAPI_EXPORTED MlirDiagnosticHandlerID
-mlirMoEContextAttachDiagnosticPrinter(MlirContext context,
-                                      MlirStringCallback callback,
-                                      void *userData);
+/// through, and given to `deleteUserData` (when not null) once the handler
+/// is detached or the context destroyed. Detach it with
+/// `mlirContextDetachDiagnosticHandler`.
+MLIR_CAPI_EXPORTED MlirDiagnosticHandlerID moeContextAttachDiagnosticPrinter(
+    MlirContext context, MlirStringCallback callback, void *userData,
+    void (*deleteUserData)(void *));
 
 #ifdef __cplusplus
 }

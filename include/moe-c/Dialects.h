@@ -18,10 +18,10 @@ MLIR_DECLARE_CAPI_DIALECT_REGISTRATION(MoE, moe);
 
 /// Adds to `registry` the dialects a model and its compilation use: moe,
 /// the upstream dialects with their interface models and extensions, and
-/// the translations to LLVM IR. A context that `mlirMoEExecutableCreate`
+/// the translations to LLVM IR. A context that `moeExecutableCreate`
 /// compiles in needs them.
 MLIR_CAPI_EXPORTED void
-mlirMoERegisterCompilerDialects(MlirDialectRegistry registry);
+moeRegisterCompilerDialects(MlirDialectRegistry registry);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,12 @@
 |* Compiles a module of moe ops for the CPU or an NVIDIA GPU, JITs it in     *|
 |* this process, and calls its public functions on the caller's arrays.      *|
 |*                                                                            *|
+|* Handles are created by `...Create` and released by `...Destroy`; a null   *|
+|* handle reports a failure. An executable does not refer to the module or   *|
+|* the context it was compiled from, and may be called from several threads  *|
+|* at once, except when it exchanges tokens between MPI ranks (only the      *|
+|* thread that compiled it may call it then).                                *|
+|*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
 #ifndef MOE_C_EXECUTION_H
@@ -19,99 +25,133 @@ extern "C" {
 
 /// The element types entry points take and return. bf16 values are their
 /// 16-bit patterns.
-typedef enum MlirMoEElementKind {
-  MlirMoEElementKindF16,
-  MlirMoEElementKindBF16,
-  MlirMoEElementKindF32,
-  MlirMoEElementKindF64,
-  MlirMoEElementKindI32,
-  MlirMoEElementKindI64,
-} MlirMoEElementKind;
+typedef enum MoeElementKind {
+  MoeElementKindF16,
+  MoeElementKindBF16,
+  MoeElementKindF32,
+  MoeElementKindF64,
+  MoeElementKindI32,
+  MoeElementKindI64,
+} MoeElementKind;
 
-typedef enum MlirMoEBackend {
+typedef enum MoeBackend {
   /// The host CPU: OpenBLAS GEMMs, OpenMP threads.
-  MlirMoEBackendCPU,
+  MoeBackendCPU,
   /// The first NVIDIA GPU, through the project's CUDA runtime.
-  MlirMoEBackendCUDA,
-} MlirMoEBackend;
+  MoeBackendCUDA,
+} MoeBackend;
 
 /// A dense, C-ordered array in memory the caller owns.
-typedef struct MlirMoEArray {
-  MlirMoEElementKind kind;
+typedef struct MoeArray {
+  MoeElementKind kind;
   intptr_t rank;
   /// `rank` sizes.
   const int64_t *shape;
   const void *data;
-} MlirMoEArray;
+} MoeArray;
 
-typedef struct MlirMoECompileOptions {
-  MlirMoEBackend backend;
-  /// LLVM optimization level of the JIT, 0 to 3.
-  unsigned optLevel;
-  /// Whether the pipeline's fusion stage runs.
-  bool fuse;
-  /// Ranks the experts are split over (CPU): with more than one, this
-  /// process is one rank of an MPI job of that size.
-  unsigned numRanks;
-  /// CPU threads; 0: OpenMP's default (`OMP_NUM_THREADS`, else one per core).
-  unsigned threads;
-  /// GPU architecture for the CUDA backend (`sm_90`); empty: the GPU's own.
-  MlirStringRef chip;
-} MlirMoECompileOptions;
+/// How to compile; opaque, so that options can be added without breaking
+/// callers.
+typedef struct MoeCompileOptions {
+  void *ptr;
+} MoeCompileOptions;
 
 /// A compiled module, ready to call.
-typedef struct MlirMoEExecutable {
+typedef struct MoeExecutable {
   void *ptr;
-} MlirMoEExecutable;
+} MoeExecutable;
 
 /// The arrays one call returned, owned by the caller until destroyed.
-typedef struct MlirMoEResults {
+typedef struct MoeResults {
   void *ptr;
-} MlirMoEResults;
+} MoeResults;
 
-/// CPU, level 3, fused, one rank, OpenMP's default threads, the GPU's chip.
-MLIR_CAPI_EXPORTED MlirMoECompileOptions mlirMoECompileOptionsGetDefault(void);
+//===----------------------------------------------------------------------===//
+// Compile options
+//===----------------------------------------------------------------------===//
+
+/// The defaults: CPU, optimization level 3, fused, one rank, OpenMP's
+/// default threads, the GPU's own chip.
+MLIR_CAPI_EXPORTED MoeCompileOptions moeCompileOptionsCreate(void);
+
+MLIR_CAPI_EXPORTED void moeCompileOptionsDestroy(MoeCompileOptions options);
+
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetBackend(MoeCompileOptions options,
+                                                    MoeBackend backend);
+
+/// LLVM optimization level of the JIT, 0 to 3.
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetOptLevel(MoeCompileOptions options,
+                                                     unsigned level);
+
+/// Whether the pipeline's fusion stage runs.
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetFuse(MoeCompileOptions options,
+                                                 bool fuse);
+
+/// Ranks the experts are split over (CPU): with more than one, this process
+/// is one rank of an MPI job of that size.
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetNumRanks(MoeCompileOptions options,
+                                                     unsigned numRanks);
+
+/// CPU threads; 0: OpenMP's default (`OMP_NUM_THREADS`, else one per core).
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetThreads(MoeCompileOptions options,
+                                                    unsigned threads);
+
+/// GPU architecture for the CUDA backend (`sm_90`), copied; empty: the
+/// GPU's own.
+MLIR_CAPI_EXPORTED void moeCompileOptionsSetChip(MoeCompileOptions options,
+                                                 MlirStringRef chip);
+
+//===----------------------------------------------------------------------===//
+// Executables
+//===----------------------------------------------------------------------===//
 
 /// Compiles a copy of `module` (its context must hold the dialects of
-/// `mlirMoERegisterCompilerDialects`) and JITs it; null `options` are the
+/// `moeRegisterCompilerDialects`) and JITs it; null `options` are the
 /// defaults. On failure returns a null executable; the diagnostics, the
-/// pipeline's and then one naming what failed, went to the handlers of the
-/// module's context.
-MLIR_CAPI_EXPORTED MlirMoEExecutable mlirMoEExecutableCreate(
-    MlirModule module, const MlirMoECompileOptions *options);
+/// pipeline's and then one naming what failed (an invalid option, a missing
+/// GPU), went to the handlers of the module's context.
+MLIR_CAPI_EXPORTED MoeExecutable moeExecutableCreate(MlirModule module,
+                                                     MoeCompileOptions options);
 
-static inline bool mlirMoEExecutableIsNull(MlirMoEExecutable executable) {
+static inline bool moeExecutableIsNull(MoeExecutable executable) {
   return !executable.ptr;
 }
 
-MLIR_CAPI_EXPORTED void mlirMoEExecutableDestroy(MlirMoEExecutable executable);
+MLIR_CAPI_EXPORTED void moeExecutableDestroy(MoeExecutable executable);
 
 /// The public functions of the compiled module, in the module's order.
 MLIR_CAPI_EXPORTED intptr_t
-mlirMoEExecutableGetNumEntryPoints(MlirMoEExecutable executable);
+moeExecutableGetNumEntryPoints(MoeExecutable executable);
 
+/// The name of entry point `pos` (< the number of entry points), valid as
+/// long as the executable.
 MLIR_CAPI_EXPORTED MlirStringRef
-mlirMoEExecutableGetEntryPointName(MlirMoEExecutable executable, intptr_t pos);
+moeExecutableGetEntryPointName(MoeExecutable executable, intptr_t pos);
 
 /// Calls the entry point `name` on `inputs`, which it reads in place and
 /// checks against its argument types first. On failure (a wrong argument, a
-/// failed run-time check of the compiled code) calls `onError` with one
-/// message and returns null results.
-MLIR_CAPI_EXPORTED MlirMoEResults mlirMoEExecutableInvoke(
-    MlirMoEExecutable executable, MlirStringRef name, intptr_t numInputs,
-    const MlirMoEArray *inputs, MlirStringCallback onError, void *userData);
+/// failed run-time check of the compiled code) calls `onError`, when not
+/// null, with one message and returns null results; the executable stays
+/// usable, but the buffers the failed call had allocated are not freed. A
+/// check that fails inside a parallel region of the compiled code (a block
+/// of rows run by an OpenMP thread) cannot return: it prints its message
+/// and ends the process.
+MLIR_CAPI_EXPORTED MoeResults moeExecutableInvoke(
+    MoeExecutable executable, MlirStringRef name, intptr_t numInputs,
+    const MoeArray *inputs, MlirStringCallback onError, void *userData);
 
-static inline bool mlirMoEResultsIsNull(MlirMoEResults results) {
+static inline bool moeResultsIsNull(MoeResults results) {
   return !results.ptr;
 }
 
-MLIR_CAPI_EXPORTED intptr_t mlirMoEResultsGetNumArrays(MlirMoEResults results);
+MLIR_CAPI_EXPORTED intptr_t moeResultsGetNumArrays(MoeResults results);
 
 /// Result `pos`; its shape and data live as long as `results`.
-MLIR_CAPI_EXPORTED MlirMoEArray mlirMoEResultsGetArray(MlirMoEResults results,
-                                                       intptr_t pos);
+MLIR_CAPI_EXPORTED MoeArray moeResultsGetArray(MoeResults results,
+                                               intptr_t pos);
 
-MLIR_CAPI_EXPORTED void mlirMoEResultsDestroy(MlirMoEResults results);
+/// Destroys `results`; null results are allowed.
+MLIR_CAPI_EXPORTED void moeResultsDestroy(MoeResults results);
 
 #ifdef __cplusplus
 }

@@ -19,12 +19,13 @@ extern "C" {
 #endif
 
 /// Registers `moe-cpu-pipeline`, `moe-cuda-pipeline` and their stages.
-MLIR_CAPI_EXPORTED void mlirMoERegisterPipelines(void);
+/// Calls after the first do nothing.
+MLIR_CAPI_EXPORTED void moeRegisterPipelines(void);
 
 /// Registers everything `moe-opt` accepts: upstream MLIR's passes, the moe
 /// passes and conversions, and the pipelines. Calls after the first do
 /// nothing.
-MLIR_CAPI_EXPORTED void mlirMoERegisterAllPasses(void);
+MLIR_CAPI_EXPORTED void moeRegisterAllPasses(void);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include <memory>
+
 using namespace mlir;
 
 static StringRef getSeverityName(DiagnosticSeverity severity) {
@@ -23,12 +25,28 @@ static StringRef getSeverityName(DiagnosticSeverity severity) {
   llvm_unreachable("unknown diagnostic severity");
 }
 
-MlirDiagnosticHandlerID
-mlirMoEContextAttachDiagnosticPrinter(MlirContext context,
-                                      MlirStringCallback callback,
-                                      void *userData) {
+namespace {
+/// The caller's data, deleted with the handler that holds it.
+struct PrinterData {
+  PrinterData(void *userData, void (*deleteUserData)(void *))
+      : userData(userData), deleteUserData(deleteUserData) {}
+  PrinterData(const PrinterData &) = delete;
+  PrinterData &operator=(const PrinterData &) = delete;
+  ~PrinterData() {
+    if (deleteUserData)
+      deleteUserData(userData);
+  }
+  void *userData;
+  void (*deleteUserData)(void *);
+};
+} // namespace
+
+MlirDiagnosticHandlerID moeContextAttachDiagnosticPrinter(
+    MlirContext context, MlirStringCallback callback, void *userData,
+    void (*deleteUserData)(void *)) {
+  auto data = std::make_shared<PrinterData>(userData, deleteUserData);
   return unwrap(context)->getDiagEngine().registerHandler(
-      [callback, userData](Diagnostic &diagnostic) {
+      [callback, data](Diagnostic &diagnostic) {
         std::string text;
         llvm::raw_string_ostream os(text);
         auto print = [&os](Diagnostic &each) {
@@ -40,7 +58,7 @@ mlirMoEContextAttachDiagnosticPrinter(MlirContext context,
           os << "\n";
           print(note);
         }
-        callback(wrap(StringRef(text)), userData);
+        callback(wrap(StringRef(text)), data->userData);
         return success();
       });
 }

@@ -9,6 +9,6 @@
 
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(MoE, moe, mlir::moe::MoEDialect)
 
-void mlirMoERegisterCompilerDialects(MlirDialectRegistry registry) {
+void moeRegisterCompilerDialects(MlirDialectRegistry registry) {
   mlir::moe::registerExecutionDialects(*unwrap(registry));
 }

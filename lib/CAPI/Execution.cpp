@@ -11,95 +11,132 @@
 using namespace mlir;
 using namespace mlir::moe;
 
-static Executable *unwrap(MlirMoEExecutable executable) {
+static Executable *unwrap(MoeExecutable executable) {
   return static_cast<Executable *>(executable.ptr);
 }
 
-static SmallVector<HostArray> *unwrap(MlirMoEResults results) {
+static SmallVector<HostArray> *unwrap(MoeResults results) {
   return static_cast<SmallVector<HostArray> *>(results.ptr);
 }
 
 // The C enum is kept in the order of `ElementKind`, so a kind converts by
 // value both ways.
-static_assert(static_cast<int>(ElementKind::F16) == MlirMoEElementKindF16 &&
+static_assert(static_cast<int>(ElementKind::F16) == MoeElementKindF16 &&
                   static_cast<int>(ElementKind::BF16) ==
-                      MlirMoEElementKindBF16 &&
-                  static_cast<int>(ElementKind::F32) == MlirMoEElementKindF32 &&
-                  static_cast<int>(ElementKind::F64) == MlirMoEElementKindF64 &&
-                  static_cast<int>(ElementKind::I32) == MlirMoEElementKindI32 &&
-                  static_cast<int>(ElementKind::I64) == MlirMoEElementKindI64,
-              "MlirMoEElementKind and ElementKind differ");
+                      MoeElementKindBF16 &&
+                  static_cast<int>(ElementKind::F32) == MoeElementKindF32 &&
+                  static_cast<int>(ElementKind::F64) == MoeElementKindF64 &&
+                  static_cast<int>(ElementKind::I32) == MoeElementKindI32 &&
+                  static_cast<int>(ElementKind::I64) == MoeElementKindI64,
+              "MoeElementKind and ElementKind differ");
 
-MlirMoECompileOptions mlirMoECompileOptionsGetDefault(void) {
-  CompileOptions defaults;
-  MlirMoECompileOptions options;
-  options.backend = MlirMoEBackendCPU;
-  options.optLevel = defaults.optLevel;
-  options.fuse = defaults.fuse;
-  options.numRanks = defaults.numRanks;
-  options.threads = defaults.threads;
-  options.chip = mlirStringRefCreate(nullptr, 0);
-  return options;
+namespace {
+/// What `MoeCompileOptions` holds.
+struct CompileRequest {
+  MoeBackend backend = MoeBackendCPU;
+  CompileOptions options;
+  std::string chip;
+};
+} // namespace
+
+static CompileRequest *unwrap(MoeCompileOptions options) {
+  return static_cast<CompileRequest *>(options.ptr);
 }
 
-MlirMoEExecutable mlirMoEExecutableCreate(MlirModule module,
-                                          const MlirMoECompileOptions *options) {
-  MlirMoECompileOptions defaults = mlirMoECompileOptionsGetDefault();
-  if (!options)
-    options = &defaults;
+MoeCompileOptions moeCompileOptionsCreate(void) {
+  return MoeCompileOptions{new CompileRequest};
+}
+
+void moeCompileOptionsDestroy(MoeCompileOptions options) {
+  delete unwrap(options);
+}
+
+void moeCompileOptionsSetBackend(MoeCompileOptions options,
+                                 MoeBackend backend) {
+  unwrap(options)->backend = backend;
+}
+
+void moeCompileOptionsSetOptLevel(MoeCompileOptions options, unsigned level) {
+  unwrap(options)->options.optLevel = level;
+}
+
+void moeCompileOptionsSetFuse(MoeCompileOptions options, bool fuse) {
+  unwrap(options)->options.fuse = fuse;
+}
+
+void moeCompileOptionsSetNumRanks(MoeCompileOptions options,
+                                  unsigned numRanks) {
+  unwrap(options)->options.numRanks = numRanks;
+}
+
+void moeCompileOptionsSetThreads(MoeCompileOptions options, unsigned threads) {
+  unwrap(options)->options.threads = threads;
+}
+
+void moeCompileOptionsSetChip(MoeCompileOptions options, MlirStringRef chip) {
+  unwrap(options)->chip = unwrap(chip).str();
+}
+
+MoeExecutable moeExecutableCreate(MlirModule module,
+                                  MoeCompileOptions options) {
+  CompileRequest defaults;
+  const CompileRequest &request = options.ptr ? *unwrap(options) : defaults;
   ModuleOp source = unwrap(module);
   auto fail = [&](const Twine &message) {
     emitError(source.getLoc()) << message;
-    return MlirMoEExecutable{nullptr};
+    return MoeExecutable{nullptr};
   };
-  if (options->backend != MlirMoEBackendCPU &&
-      options->backend != MlirMoEBackendCUDA)
-    return fail("unknown backend " + Twine(options->backend));
-  CompileOptions compileOptions;
-  compileOptions.optLevel = options->optLevel;
-  compileOptions.fuse = options->fuse;
-  compileOptions.numRanks = options->numRanks;
-  compileOptions.threads = options->threads;
+  if (request.backend != MoeBackendCPU && request.backend != MoeBackendCUDA)
+    return fail("unknown backend " + Twine(request.backend));
+  if (request.options.optLevel > 3)
+    return fail("optimization level " + Twine(request.options.optLevel) +
+                " is not in 0..3");
+  if (request.options.numRanks < 1)
+    return fail("the experts need at least one rank");
   OwningOpRef<ModuleOp> copy(source.clone());
   auto executable =
-      options->backend == MlirMoEBackendCUDA
-          ? Executable::compileForCUDA(std::move(copy), compileOptions,
-                                       unwrap(options->chip))
-          : Executable::compileForCPU(std::move(copy), compileOptions);
+      request.backend == MoeBackendCUDA
+          ? Executable::compileForCUDA(std::move(copy), request.options,
+                                       request.chip)
+          : Executable::compileForCPU(std::move(copy), request.options);
   if (!executable)
     return fail(llvm::toString(executable.takeError()));
-  return MlirMoEExecutable{executable->release()};
+  return MoeExecutable{executable->release()};
 }
 
-void mlirMoEExecutableDestroy(MlirMoEExecutable executable) {
+void moeExecutableDestroy(MoeExecutable executable) {
   delete unwrap(executable);
 }
 
-intptr_t mlirMoEExecutableGetNumEntryPoints(MlirMoEExecutable executable) {
+intptr_t moeExecutableGetNumEntryPoints(MoeExecutable executable) {
   return unwrap(executable)->getEntryPoints().size();
 }
 
-MlirStringRef mlirMoEExecutableGetEntryPointName(MlirMoEExecutable executable,
-                                                 intptr_t pos) {
-  return wrap(StringRef(unwrap(executable)->getEntryPoints()[pos].name));
+MlirStringRef moeExecutableGetEntryPointName(MoeExecutable executable,
+                                             intptr_t pos) {
+  ArrayRef<EntryPoint> entryPoints = unwrap(executable)->getEntryPoints();
+  assert(pos >= 0 && static_cast<size_t>(pos) < entryPoints.size() &&
+         "entry point position out of range");
+  return wrap(StringRef(entryPoints[pos].name));
 }
 
-MlirMoEResults mlirMoEExecutableInvoke(MlirMoEExecutable executable,
+MoeResults moeExecutableInvoke(MoeExecutable executable,
                                        MlirStringRef name, intptr_t numInputs,
-                                       const MlirMoEArray *inputs,
+                                       const MoeArray *inputs,
                                        MlirStringCallback onError,
                                        void *userData) {
   auto fail = [&](const std::string &message) {
-    onError(wrap(StringRef(message)), userData);
-    return MlirMoEResults{nullptr};
+    if (onError)
+      onError(wrap(StringRef(message)), userData);
+    return MoeResults{nullptr};
   };
   if (numInputs < 0 || (numInputs > 0 && !inputs))
     return fail("the inputs are not an array");
   SmallVector<HostArrayRef> arguments;
-  for (const MlirMoEArray &input : ArrayRef(inputs, numInputs)) {
+  for (const MoeArray &input : ArrayRef(inputs, numInputs)) {
     std::string position = "argument #" + std::to_string(arguments.size());
-    if (input.kind < MlirMoEElementKindF16 ||
-        input.kind > MlirMoEElementKindI64)
+    if (input.kind < MoeElementKindF16 ||
+        input.kind > MoeElementKindI64)
       return fail(position + " has an unknown element kind " +
                   std::to_string(input.kind));
     if (input.rank < 0 || (input.rank > 0 && !input.shape))
@@ -115,18 +152,20 @@ MlirMoEResults mlirMoEExecutableInvoke(MlirMoEExecutable executable,
   auto results = unwrap(executable)->invoke(unwrap(name), arguments);
   if (!results)
     return fail(llvm::toString(results.takeError()));
-  return MlirMoEResults{new SmallVector<HostArray>(std::move(*results))};
+  return MoeResults{new SmallVector<HostArray>(std::move(*results))};
 }
 
-intptr_t mlirMoEResultsGetNumArrays(MlirMoEResults results) {
+intptr_t moeResultsGetNumArrays(MoeResults results) {
   return unwrap(results)->size();
 }
 
-MlirMoEArray mlirMoEResultsGetArray(MlirMoEResults results, intptr_t pos) {
+MoeArray moeResultsGetArray(MoeResults results, intptr_t pos) {
+  assert(pos >= 0 && static_cast<size_t>(pos) < unwrap(results)->size() &&
+         "result position out of range");
   const HostArray &array = (*unwrap(results))[pos];
-  return MlirMoEArray{static_cast<MlirMoEElementKind>(array.kind),
+  return MoeArray{static_cast<MoeElementKind>(array.kind),
                       static_cast<intptr_t>(array.shape.size()),
                       array.shape.data(), array.data.data()};
 }
 
-void mlirMoEResultsDestroy(MlirMoEResults results) { delete unwrap(results); }
+void moeResultsDestroy(MoeResults results) { delete unwrap(results); }

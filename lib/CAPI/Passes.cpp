@@ -17,17 +17,17 @@ extern "C" {
 #include "moe/Dialect/MoE/Transforms/Passes.capi.cpp.inc"
 }
 
-void mlirMoERegisterPipelines(void) { registerMoEPipelines(); }
-
-void mlirMoERegisterAllPasses(void) {
+void moeRegisterPipelines(void) {
   // Upstream's registry rejects a pipeline registered twice, and embedders
   // that each register what they use may call this more than once.
-  static const bool registered = [] {
-    registerAllPasses();
-    registerMoEPasses();
-    registerMoEConversionPasses();
-    registerMoEPipelines();
-    return true;
-  }();
+  static const bool registered = (registerMoEPipelines(), true);
   (void)registered;
+}
+
+void moeRegisterAllPasses(void) {
+  // Passes may be registered again; only the pipelines need the guard.
+  registerAllPasses();
+  registerMoEPasses();
+  registerMoEConversionPasses();
+  moeRegisterPipelines();
 }

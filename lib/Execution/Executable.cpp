@@ -268,12 +268,12 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel =
       static_cast<llvm::CodeGenOptLevel>(optLevel);
-  // Compiled CPU code calls CBLAS, OpenMP and MLIR's runner utilities. This
-  // library links them, but a host that loaded it privately (`dlopen`
-  // without RTLD_GLOBAL, as Python's ctypes does) keeps their symbols out
-  // of a search of the process, so the JIT opens them by name.
+  // Compiled code calls CBLAS, OpenMP, MLIR's runner utilities and the CUDA
+  // runtime. This library links them, but a host that loaded it privately
+  // (`dlopen` without RTLD_GLOBAL, as Python's ctypes does) keeps their
+  // symbols out of a search of the process, so the JIT opens them by path.
   SmallVector<StringRef> runtimeLibraries;
-  StringRef(MOE_CPU_RUNTIME_LIBRARIES).split(runtimeLibraries, ':');
+  StringRef(MOE_RUNTIME_LIBRARIES).split(runtimeLibraries, ':');
   engineOptions.sharedLibPaths = runtimeLibraries;
   auto engine = ExecutionEngine::create(*module, engineOptions,
                                         std::move(*targetMachine));

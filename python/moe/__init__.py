@@ -2,9 +2,10 @@
 arrays, through the moe C API (libMoECAPI).
 
     import moe
-    executable = moe.compile(open("layer.mlir").read(), threads=2)
-    output, importance_loss, load_loss = executable.invoke(
-        "paper_lm_layer", x, w_gate, w_noise, noise, w1, w2)
+    executable = moe.compile(open("examples/paper-lm-layer.mlir").read(),
+                             threads=2)
+    output, importance_loss, load_loss, tokens_per_expert = executable.invoke(
+        "paper_lm_layer", x, w_gate, w_noise, noise, w1, b1, w2, b2)
 
 A `Context` parses modules and runs pass pipelines on them (any pass or
 pipeline `moe-opt` knows, such as "moe-expand-layer" or
@@ -19,7 +20,6 @@ accepted too.
 
 import ctypes
 import warnings
-import weakref
 
 import numpy as np
 
@@ -38,46 +38,64 @@ class MoEWarning(UserWarning):
     """A warning or remark of the compiler about a module that compiled."""
 
 
-lib.mlirMoERegisterAllPasses()
+lib.moeRegisterAllPasses()
 
 
 class _Messages:
-    """Collects what the C API reports through string callbacks."""
+    """Collects what the C API reports through string callbacks: whole
+    messages (diagnostics, errors) or the chunks of one printed text."""
 
     def __init__(self):
-        self.lines = []
+        self.chunks = []
         self.callback = _capi.MlirStringCallback(self._append)
 
     def _append(self, text, _user_data):
-        self.lines.append(str(text))
+        self.chunks.append(bytes(text))
 
     def take(self):
-        lines, self.lines = self.lines, []
-        return lines
+        """The messages since the last take."""
+        chunks, self.chunks = self.chunks, []
+        return [chunk.decode(errors="replace") for chunk in chunks]
+
+    def text(self):
+        """The chunks since the last take, as one text."""
+        chunks, self.chunks = self.chunks, []
+        return b"".join(chunks).decode(errors="replace")
 
 
 class Context:
-    """An MLIR context with the dialects a model and its compilation use."""
+    """An MLIR context with the dialects a model and its compilation use.
+
+    A context and its modules belong to one thread at a time; executables
+    compiled from them do not."""
 
     def __init__(self):
         self._context = lib.mlirContextCreate()
         registry = lib.mlirDialectRegistryCreate()
-        lib.mlirMoERegisterCompilerDialects(registry)
+        lib.moeRegisterCompilerDialects(registry)
         lib.mlirContextAppendDialectRegistry(self._context, registry)
         lib.mlirDialectRegistryDestroy(registry)
         self._diagnostics = _Messages()
-        lib.mlirMoEContextAttachDiagnosticPrinter(
-            self._context, self._diagnostics.callback, None)
-        self._modules = weakref.WeakSet()
+        lib.moeContextAttachDiagnosticPrinter(
+            self._context, self._diagnostics.callback, None, None)
+        # The raw handles of the live modules, held strongly: a garbage
+        # collection may finalize the context before its modules, which must
+        # not then destroy their operations a second time.
+        self._module_handles = set()
 
     def close(self):
         """Destroys the context and its modules (executables compiled from
         them stay usable)."""
         if self._context:
-            for module in list(self._modules):
-                module._destroy()
+            for handle in self._module_handles:
+                lib.mlirModuleDestroy(_capi.MlirModule(handle))
+            self._module_handles.clear()
             lib.mlirContextDestroy(self._context)
             self._context = _capi.MlirContext()
+
+    def _check_open(self):
+        if not self._context:
+            raise MoEError("the context was closed")
 
     def __enter__(self):
         return self
@@ -90,6 +108,7 @@ class Context:
 
     def parse(self, source, name="<string>"):
         """Parses and verifies `source` (MLIR text) into a `Module`."""
+        self._check_open()
         self._diagnostics.take()
         module = lib.mlirModuleCreateParse(self._context,
                                            _capi.MlirStringRef.of(source))
@@ -113,18 +132,16 @@ class Module:
     def __init__(self, context, module):
         self.context = context
         self._module = module
-        context._modules.add(self)
-
-    def _destroy(self):
-        if self._module:
-            lib.mlirModuleDestroy(self._module)
-            self._module = _capi.MlirModule()
+        context._module_handles.add(module.ptr)
 
     def __del__(self):
-        self._destroy()
+        handles = self.context._module_handles
+        if self._module.ptr in handles:
+            handles.discard(self._module.ptr)
+            lib.mlirModuleDestroy(self._module)
 
     def _check_open(self):
-        if not self._module:
+        if self._module.ptr not in self.context._module_handles:
             raise MoEError("the module's context was closed")
 
     def _operation(self):
@@ -134,7 +151,7 @@ class Module:
     def __str__(self):
         chunks = _Messages()
         lib.mlirOperationPrint(self._operation(), chunks.callback, None)
-        return "".join(chunks.take())
+        return chunks.text()
 
     def run_pipeline(self, pipeline):
         """Transforms the module in place with a textual pass pipeline, as
@@ -150,7 +167,7 @@ class Module:
                 lib.mlirPassManagerGetAsOpPassManager(pm),
                 _capi.MlirStringRef.of(pipeline), errors.callback, None)
             if not parsed.succeeded():
-                raise MoEError("".join(errors.take()))
+                raise MoEError(errors.text())
             self.context._diagnostics.take()
             result = lib.mlirPassManagerRunOnOp(pm, operation)
             self.context._raise_if(not result.succeeded(),
@@ -173,27 +190,33 @@ class Module:
             raise ValueError(f"unknown backend '{backend}' (known: "
                              f"{', '.join(_capi.BACKENDS)})")
         self._check_open()
-        options = lib.mlirMoECompileOptionsGetDefault()
-        options.backend = _capi.BACKENDS.index(backend)
-        options.threads = _unsigned(threads, "threads")
-        options.fuse = bool(fuse)
-        options.optLevel = _unsigned(opt_level, "opt_level")
-        options.numRanks = _unsigned(num_ranks, "num_ranks", minimum=1)
-        chip_text = _capi.MlirStringRef.of(chip)
-        options.chip = chip_text
-        self.context._diagnostics.take()
-        executable = lib.mlirMoEExecutableCreate(self._module,
-                                                 ctypes.byref(options))
+        threads = _integer(threads, "threads", 0)
+        opt_level = _integer(opt_level, "opt_level", 0, 3)
+        num_ranks = _integer(num_ranks, "num_ranks", 1)
+        options = lib.moeCompileOptionsCreate()
+        try:
+            lib.moeCompileOptionsSetBackend(options,
+                                            _capi.BACKENDS.index(backend))
+            lib.moeCompileOptionsSetThreads(options, threads)
+            lib.moeCompileOptionsSetFuse(options, bool(fuse))
+            lib.moeCompileOptionsSetOptLevel(options, opt_level)
+            lib.moeCompileOptionsSetNumRanks(options, num_ranks)
+            lib.moeCompileOptionsSetChip(options, _capi.MlirStringRef.of(chip))
+            self.context._diagnostics.take()
+            executable = lib.moeExecutableCreate(self._module, options)
+        finally:
+            lib.moeCompileOptionsDestroy(options)
         self.context._raise_if(not executable,
                                f"compiling for {backend} failed")
         return Executable(executable)
 
 
-def _unsigned(value, name, minimum=0):
-    if not isinstance(value, (int, np.integer)) or not \
-            minimum <= value < 2**32:
-        raise ValueError(f"{name} must be an integer >= {minimum}, "
-                         f"got {value!r}")
+def _integer(value, name, minimum, maximum=2**32 - 1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not minimum <= value <= maximum:
+        bounds = f">= {minimum}" if maximum == 2**32 - 1 else \
+            f"in {minimum}..{maximum}"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
     return int(value)
 
 
@@ -220,40 +243,42 @@ class Executable:
 
     def __init__(self, executable):
         self._executable = executable
-        count = lib.mlirMoEExecutableGetNumEntryPoints(executable)
+        count = lib.moeExecutableGetNumEntryPoints(executable)
         self.entry_points = tuple(
-            str(lib.mlirMoEExecutableGetEntryPointName(executable, pos))
+            bytes(lib.moeExecutableGetEntryPointName(executable, pos))
+            .decode()
             for pos in range(count))
 
     def __del__(self):
         if self._executable:
-            lib.mlirMoEExecutableDestroy(self._executable)
-            self._executable = _capi.MlirMoEExecutable()
+            lib.moeExecutableDestroy(self._executable)
+            self._executable = _capi.MoeExecutable()
 
     def invoke(self, name, *arrays):
         """Calls entry point `name` on `arrays` (array-likes, read in place
         when C-contiguous) and returns its results as a tuple of new
-        arrays."""
-        inputs = [np.ascontiguousarray(array) for array in arrays]
+        arrays. Several threads may call at once (the GIL is released while
+        compiled code runs)."""
+        inputs = [np.asarray(array, order="C") for array in arrays]
         shapes = [(ctypes.c_int64 * array.ndim)(*array.shape)
                   for array in inputs]
-        descriptors = (_capi.MlirMoEArray * max(len(inputs), 1))()
+        descriptors = (_capi.MoeArray * max(len(inputs), 1))()
         for position, (array, shape) in enumerate(zip(inputs, shapes)):
-            descriptors[position] = _capi.MlirMoEArray(
+            descriptors[position] = _capi.MoeArray(
                 _capi.ELEMENT_KINDS.index(_kind_of(array, position)),
                 array.ndim, shape, array.ctypes.data)
         errors = _Messages()
-        results = lib.mlirMoEExecutableInvoke(
+        results = lib.moeExecutableInvoke(
             self._executable, _capi.MlirStringRef.of(name), len(inputs),
             descriptors, errors.callback, None)
         if not results:
-            raise MoEError("".join(errors.take()))
+            raise MoEError(errors.text())
         try:
             return tuple(
-                _copy_out(lib.mlirMoEResultsGetArray(results, pos))
-                for pos in range(lib.mlirMoEResultsGetNumArrays(results)))
+                _copy_out(lib.moeResultsGetArray(results, pos))
+                for pos in range(lib.moeResultsGetNumArrays(results)))
         finally:
-            lib.mlirMoEResultsDestroy(results)
+            lib.moeResultsDestroy(results)
 
 
 def _copy_out(array):

@@ -42,25 +42,33 @@ class MlirOpPassManager(_Handle):
     pass
 
 
-class MlirMoEExecutable(_Handle):
+class MoeExecutable(_Handle):
     pass
 
 
-class MlirMoEResults(_Handle):
+class MoeResults(_Handle):
+    pass
+
+
+class MoeCompileOptions(_Handle):
     pass
 
 
 class MlirStringRef(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_char_p), ("length", ctypes.c_size_t)]
+    # Not c_char_p: the C API's strings are not NUL-terminated.
+    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_size_t)]
 
     @classmethod
     def of(cls, text):
         data = text.encode() if isinstance(text, str) else bytes(text)
-        return cls(data, len(data))
+        buffer = ctypes.create_string_buffer(data, len(data))
+        ref = cls(ctypes.addressof(buffer), len(data))
+        ref._buffer = buffer  # alive as long as the reference
+        return ref
 
-    def __str__(self):
-        return ctypes.string_at(self.data, self.length).decode(
-            errors="replace")
+    def __bytes__(self):
+        return ctypes.string_at(self.data, self.length) if self.length \
+            else b""
 
 
 class MlirLogicalResult(ctypes.Structure):
@@ -70,23 +78,13 @@ class MlirLogicalResult(ctypes.Structure):
         return self.value != 0
 
 
-class MlirDiagnosticHandlerID(ctypes.Structure):
-    _fields_ = [("id", ctypes.c_uint64)]
-
-
-class MlirMoEArray(ctypes.Structure):
+class MoeArray(ctypes.Structure):
     _fields_ = [("kind", ctypes.c_int), ("rank", ctypes.c_ssize_t),
                 ("shape", ctypes.POINTER(ctypes.c_int64)),
                 ("data", ctypes.c_void_p)]
 
 
-class MlirMoECompileOptions(ctypes.Structure):
-    _fields_ = [("backend", ctypes.c_int), ("optLevel", ctypes.c_uint),
-                ("fuse", ctypes.c_bool), ("numRanks", ctypes.c_uint),
-                ("threads", ctypes.c_uint), ("chip", MlirStringRef)]
-
-
-# MlirMoEElementKind and MlirMoEBackend, in the headers' order.
+# MoeElementKind and MoeBackend, in the headers' order.
 ELEMENT_KINDS = ("f16", "bf16", "f32", "f64", "i32", "i64")
 BACKENDS = ("cpu", "cuda")
 
@@ -133,22 +131,33 @@ _declare("mlirPassManagerRunOnOp", MlirLogicalResult, MlirPassManager,
 _declare("mlirParsePassPipeline", MlirLogicalResult, MlirOpPassManager,
          MlirStringRef, MlirStringCallback, ctypes.c_void_p)
 
-_declare("mlirMoERegisterCompilerDialects", None, MlirDialectRegistry)
-_declare("mlirMoERegisterAllPasses", None)
-_declare("mlirMoEContextAttachDiagnosticPrinter", MlirDiagnosticHandlerID,
-         MlirContext, MlirStringCallback, ctypes.c_void_p)
-_declare("mlirMoECompileOptionsGetDefault", MlirMoECompileOptions)
-_declare("mlirMoEExecutableCreate", MlirMoEExecutable, MlirModule,
-         ctypes.POINTER(MlirMoECompileOptions))
-_declare("mlirMoEExecutableDestroy", None, MlirMoEExecutable)
-_declare("mlirMoEExecutableGetNumEntryPoints", ctypes.c_ssize_t,
-         MlirMoEExecutable)
-_declare("mlirMoEExecutableGetEntryPointName", MlirStringRef,
-         MlirMoEExecutable, ctypes.c_ssize_t)
-_declare("mlirMoEExecutableInvoke", MlirMoEResults, MlirMoEExecutable,
-         MlirStringRef, ctypes.c_ssize_t, ctypes.POINTER(MlirMoEArray),
+_declare("moeRegisterCompilerDialects", None, MlirDialectRegistry)
+_declare("moeRegisterAllPasses", None)
+# MlirDiagnosticHandlerID is a uint64_t; the last argument is a deleter
+# this package does not need.
+_declare("moeContextAttachDiagnosticPrinter", ctypes.c_uint64, MlirContext,
+         MlirStringCallback, ctypes.c_void_p, ctypes.c_void_p)
+_declare("moeCompileOptionsCreate", MoeCompileOptions)
+_declare("moeCompileOptionsDestroy", None, MoeCompileOptions)
+_declare("moeCompileOptionsSetBackend", None, MoeCompileOptions, ctypes.c_int)
+_declare("moeCompileOptionsSetOptLevel", None, MoeCompileOptions,
+         ctypes.c_uint)
+_declare("moeCompileOptionsSetFuse", None, MoeCompileOptions, ctypes.c_bool)
+_declare("moeCompileOptionsSetNumRanks", None, MoeCompileOptions,
+         ctypes.c_uint)
+_declare("moeCompileOptionsSetThreads", None, MoeCompileOptions,
+         ctypes.c_uint)
+_declare("moeCompileOptionsSetChip", None, MoeCompileOptions, MlirStringRef)
+_declare("moeExecutableCreate", MoeExecutable, MlirModule, MoeCompileOptions)
+_declare("moeExecutableDestroy", None, MoeExecutable)
+_declare("moeExecutableGetNumEntryPoints", ctypes.c_ssize_t,
+         MoeExecutable)
+_declare("moeExecutableGetEntryPointName", MlirStringRef,
+         MoeExecutable, ctypes.c_ssize_t)
+_declare("moeExecutableInvoke", MoeResults, MoeExecutable,
+         MlirStringRef, ctypes.c_ssize_t, ctypes.POINTER(MoeArray),
          MlirStringCallback, ctypes.c_void_p)
-_declare("mlirMoEResultsGetNumArrays", ctypes.c_ssize_t, MlirMoEResults)
-_declare("mlirMoEResultsGetArray", MlirMoEArray, MlirMoEResults,
+_declare("moeResultsGetNumArrays", ctypes.c_ssize_t, MoeResults)
+_declare("moeResultsGetArray", MoeArray, MoeResults,
          ctypes.c_ssize_t)
-_declare("mlirMoEResultsDestroy", None, MlirMoEResults)
+_declare("moeResultsDestroy", None, MoeResults)

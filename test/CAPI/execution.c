@@ -36,10 +36,10 @@ static void printLine(MlirStringRef text, void *userData) {
 static MlirContext createContext(void) {
   MlirContext context = mlirContextCreate();
   MlirDialectRegistry registry = mlirDialectRegistryCreate();
-  mlirMoERegisterCompilerDialects(registry);
+  moeRegisterCompilerDialects(registry);
   mlirContextAppendDialectRegistry(context, registry);
   mlirDialectRegistryDestroy(registry);
-  mlirMoEContextAttachDiagnosticPrinter(context, printLine, NULL);
+  moeContextAttachDiagnosticPrinter(context, printLine, NULL, NULL);
   return context;
 }
 
@@ -65,7 +65,10 @@ static const char *routing =
  */
 static void testPasses(void) {
   printf("testPasses\n");
-  mlirMoERegisterAllPasses();
+  /* Registration may be repeated. */
+  moeRegisterPipelines();
+  moeRegisterAllPasses();
+  moeRegisterAllPasses();
   MlirContext context = createContext();
   MlirModule module = parse(context, routing);
   MlirOperation operation = mlirModuleGetOperation(module);
@@ -92,9 +95,9 @@ static void testPasses(void) {
   mlirContextDestroy(context);
 }
 
-static void printResults(MlirMoEResults results) {
-  for (intptr_t pos = 0; pos < mlirMoEResultsGetNumArrays(results); ++pos) {
-    MlirMoEArray array = mlirMoEResultsGetArray(results, pos);
+static void printResults(MoeResults results) {
+  for (intptr_t pos = 0; pos < moeResultsGetNumArrays(results); ++pos) {
+    MoeArray array = moeResultsGetArray(results, pos);
     int64_t count = 1;
     printf("result %d: kind %d, shape", (int)pos, (int)array.kind);
     for (intptr_t dim = 0; dim < array.rank; ++dim) {
@@ -103,9 +106,9 @@ static void printResults(MlirMoEResults results) {
     }
     printf(", values");
     for (int64_t i = 0; i < count; ++i) {
-      if (array.kind == MlirMoEElementKindF32)
+      if (array.kind == MoeElementKindF32)
         printf(" %.4f", ((const float *)array.data)[i]);
-      else if (array.kind == MlirMoEElementKindI32)
+      else if (array.kind == MoeElementKindI32)
         printf(" %d", ((const int32_t *)array.data)[i]);
     }
     printf("\n");
@@ -128,49 +131,50 @@ static void testExecution(void) {
   printf("testExecution\n");
   MlirContext context = createContext();
   MlirModule module = parse(context, routing);
-  MlirMoECompileOptions options = mlirMoECompileOptionsGetDefault();
-  options.threads = 2;
-  MlirMoEExecutable executable = mlirMoEExecutableCreate(module, &options);
+  MoeCompileOptions options = moeCompileOptionsCreate();
+  moeCompileOptionsSetThreads(options, 2);
+  MoeExecutable executable = moeExecutableCreate(module, options);
+  moeCompileOptionsDestroy(options);
   /* The executable is a copy: the module may go first. */
   mlirModuleDestroy(module);
-  if (mlirMoEExecutableIsNull(executable)) {
+  if (moeExecutableIsNull(executable)) {
     printf("compile failed\n");
     exit(1);
   }
   printf("entry points: %d, ",
-         (int)mlirMoEExecutableGetNumEntryPoints(executable));
-  printLine(mlirMoEExecutableGetEntryPointName(executable, 0), NULL);
+         (int)moeExecutableGetNumEntryPoints(executable));
+  printLine(moeExecutableGetEntryPointName(executable, 0), NULL);
 
   const float logits[2][4] = {{0.0f, 1.0986123f, -1.0f, -2.0f},
                               {5.0f, -1.0f, 3.9013877f, 0.0f}};
   const int64_t shape[2] = {2, 4};
-  MlirMoEArray input = {MlirMoEElementKindF32, 2, shape, logits};
+  MoeArray input = {MoeElementKindF32, 2, shape, logits};
   MlirStringRef route = mlirStringRefCreateFromCString("route");
-  MlirMoEResults results =
-      mlirMoEExecutableInvoke(executable, route, 1, &input, printLine, NULL);
-  if (!mlirMoEResultsIsNull(results))
+  MoeResults results =
+      moeExecutableInvoke(executable, route, 1, &input, printLine, NULL);
+  if (!moeResultsIsNull(results))
     printResults(results);
-  mlirMoEResultsDestroy(results);
+  moeResultsDestroy(results);
 
-  MlirMoEArray wrongKind = input;
-  wrongKind.kind = MlirMoEElementKindF64;
-  MlirMoEArray twoInputs[2] = {input, input};
+  MoeArray wrongKind = input;
+  wrongKind.kind = MoeElementKindF64;
+  MoeArray twoInputs[2] = {input, input};
   const int64_t negative[2] = {-1, 4};
-  MlirMoEArray negativeSize = {MlirMoEElementKindF32, 2, negative, logits};
+  MoeArray negativeSize = {MoeElementKindF32, 2, negative, logits};
   printf("error: ");
-  mlirMoEExecutableInvoke(executable, route, 1, &wrongKind, printLine, NULL);
+  moeExecutableInvoke(executable, route, 1, &wrongKind, printLine, NULL);
   printf("error: ");
-  mlirMoEExecutableInvoke(executable, route, 2, twoInputs, printLine, NULL);
+  moeExecutableInvoke(executable, route, 2, twoInputs, printLine, NULL);
   printf("error: ");
-  mlirMoEExecutableInvoke(executable,
+  moeExecutableInvoke(executable,
                           mlirStringRefCreateFromCString("missing"), 1,
                           &input, printLine, NULL);
   printf("error: ");
-  mlirMoEExecutableInvoke(executable, route, 1, &negativeSize, printLine,
+  moeExecutableInvoke(executable, route, 1, &negativeSize, printLine,
                           NULL);
   printf("error: ");
-  mlirMoEExecutableInvoke(executable, route, -1, &input, printLine, NULL);
-  mlirMoEExecutableDestroy(executable);
+  moeExecutableInvoke(executable, route, -1, &input, printLine, NULL);
+  moeExecutableDestroy(executable);
   mlirContextDestroy(context);
 }
 
@@ -196,9 +200,10 @@ static void testRuntimeCheck(void) {
   MlirContext context = createContext();
   MlirModule module = parse(context, dispatch);
   /* Null options are the defaults. */
-  MlirMoEExecutable executable = mlirMoEExecutableCreate(module, NULL);
+  MoeExecutable executable =
+      moeExecutableCreate(module, (MoeCompileOptions){NULL});
   mlirModuleDestroy(module);
-  if (mlirMoEExecutableIsNull(executable)) {
+  if (moeExecutableIsNull(executable)) {
     printf("compile failed\n");
     exit(1);
   }
@@ -207,38 +212,45 @@ static void testRuntimeCheck(void) {
   const int64_t indexShape[2] = {2, 1};
   const int32_t badIndices[2] = {0, 7};
   const int32_t indices[2] = {3, 1};
-  MlirMoEArray inputs[2] = {
-      {MlirMoEElementKindF32, 2, tokenShape, tokens},
-      {MlirMoEElementKindI32, 2, indexShape, badIndices}};
+  MoeArray inputs[2] = {
+      {MoeElementKindF32, 2, tokenShape, tokens},
+      {MoeElementKindI32, 2, indexShape, badIndices}};
   MlirStringRef name = mlirStringRefCreateFromCString("dispatch");
   printf("error: ");
-  MlirMoEResults results =
-      mlirMoEExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
-  if (!mlirMoEResultsIsNull(results))
+  MoeResults results =
+      moeExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
+  if (!moeResultsIsNull(results))
     printf("no error\n");
   inputs[1].data = indices;
   results =
-      mlirMoEExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
-  if (!mlirMoEResultsIsNull(results))
+      moeExecutableInvoke(executable, name, 2, inputs, printLine, NULL);
+  if (!moeResultsIsNull(results))
     printResults(results);
-  mlirMoEResultsDestroy(results);
-  mlirMoEExecutableDestroy(executable);
+  moeResultsDestroy(results);
+  moeExecutableDestroy(executable);
   mlirContextDestroy(context);
 }
 
 /* Compile failures reach the context's diagnostic handlers.
  * CHECK-LABEL: testCompileErrors
  * CHECK: loc("-":0:0): error: unknown backend 7
- * CHECK: null executable
+ * CHECK-NEXT: null executable
+ * CHECK-NEXT: loc("-":0:0): error: optimization level 4 is not in 0..3
+ * CHECK-NEXT: null executable
  */
 static void testCompileErrors(void) {
   printf("testCompileErrors\n");
   MlirContext context = createContext();
   MlirModule module = parse(context, routing);
-  MlirMoECompileOptions options = mlirMoECompileOptionsGetDefault();
-  options.backend = (MlirMoEBackend)7;
-  if (mlirMoEExecutableIsNull(mlirMoEExecutableCreate(module, &options)))
+  MoeCompileOptions options = moeCompileOptionsCreate();
+  moeCompileOptionsSetBackend(options, (MoeBackend)7);
+  if (moeExecutableIsNull(moeExecutableCreate(module, options)))
     printf("null executable\n");
+  moeCompileOptionsSetBackend(options, MoeBackendCPU);
+  moeCompileOptionsSetOptLevel(options, 4);
+  if (moeExecutableIsNull(moeExecutableCreate(module, options)))
+    printf("null executable\n");
+  moeCompileOptionsDestroy(options);
   mlirModuleDestroy(module);
   mlirContextDestroy(context);
 }

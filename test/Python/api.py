@@ -110,10 +110,24 @@ report("bad index", lambda: dispatch.invoke(
 print("offsets:", dispatch.invoke("dispatch", tokens,
                                   np.array([[3], [1]], np.int32))[1])
 
+# A 0-d argument keeps its rank, and a result that is an argument comes
+# back as a copy (the caller's array is not handed to the allocator).
+# CHECK-NEXT: echo: 2.5 () [0. 1. 2.] True
+echo = moe.compile("""
+func.func @echo(%s: tensor<f32>, %v: tensor<3xf32>) -> (tensor<f32>, tensor<3xf32>) {
+  return %s, %v : tensor<f32>, tensor<3xf32>
+}""")
+v = np.arange(3, dtype=np.float32)
+for _ in range(2):
+    s, echoed = echo.invoke("echo", np.float32(2.5), v)
+print("echo:", s, s.shape, echoed, echoed.ctypes.data != v.ctypes.data)
+
 # Compile options are checked before they reach the C API.
 # CHECK-NEXT: threads: ValueError: threads must be an integer >= 0, got -1
+# CHECK-NEXT: opt_level: ValueError: opt_level must be an integer in 0..3, got 4
 # CHECK-NEXT: backend: ValueError: unknown backend 'tpu' (known: cpu, cuda)
 report("threads", lambda: moe.compile(SCALE, threads=-1))
+report("opt_level", lambda: moe.compile(SCALE, opt_level=4))
 report("backend", lambda: moe.compile(SCALE, backend="tpu"))
 
 # Parse and verifier errors carry the diagnostics, with their locations.
@@ -147,3 +161,17 @@ context.close()
 gates, indices = routing.invoke("route", np.array([[1, 1] + [0] * 6], np.float32))
 print("route:", indices, gates)
 report("closed", lambda: str(closed))
+report("parse after close", lambda: context.parse(ROUTE))
+
+# A context and its module in a reference cycle are collected in either
+# order without destroying the module twice.
+# CHECK-NEXT: parse after close: MoEError: the context was closed
+# CHECK-NEXT: collected
+import gc  # noqa: E402
+
+cyclic = moe.Context()
+cyclic.module = cyclic.parse(ROUTE)
+cyclic.module.owner = cyclic
+del cyclic
+gc.collect()
+print("collected")
