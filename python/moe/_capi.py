@@ -121,7 +121,6 @@ _declare("mlirModuleDestroy", None, MlirModule)
 _declare("mlirModuleGetOperation", MlirOperation, MlirModule)
 _declare("mlirOperationPrint", None, MlirOperation, MlirStringCallback,
          ctypes.c_void_p)
-_declare("mlirOperationVerify", ctypes.c_bool, MlirOperation)
 _declare("mlirPassManagerCreate", MlirPassManager, MlirContext)
 _declare("mlirPassManagerDestroy", None, MlirPassManager)
 _declare("mlirPassManagerGetAsOpPassManager", MlirOpPassManager,
