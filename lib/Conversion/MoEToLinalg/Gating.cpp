@@ -206,10 +206,10 @@ struct RouteWeightsLowering : OpConversionPattern<RouteWeightsOp> {
   }
 };
 
-/// One `linalg.generic` scans each row of the logits once, reducing it into
-/// the k best (key, column) pairs, kept sorted by insertion (k outputs of
-/// each, `[T]`), and for `softmax_topk` into the running maximum and sum of
-/// shifted exponentials (an online softmax). The gates are then computed on
+/// One `linalg.generic` (`scanRowTopK`) scans each row of the logits once,
+/// reducing it into the k best (key, column) pairs and, for `softmax_topk`,
+/// into the running maximum and sum of shifted exponentials (an online
+/// softmax). The gates are then computed on
 /// `[T, k]` only.
 struct RouteLowering : OpConversionPattern<RouteOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -218,7 +218,6 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
   matchAndRewrite(RouteOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     Value logits = adaptor.getLogits();
     Type elementType = op.getGates().getType().getElementType();
     Type indexType = op.getIndices().getType().getElementType();
@@ -229,95 +228,42 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
     requireEnoughCandidates(rewriter, loc, logits, k, "moe.route");
 
     OpFoldResult rows = tensor::getMixedSize(rewriter, loc, logits, 0);
-    SmallVector<Value> inits;
-    for (int64_t slot = 0; slot < k; ++slot)
-      inits.push_back(filledTensor(rewriter, loc, rows, mathType, -kInfinity));
-    for (int64_t slot = 0; slot < k; ++slot)
-      inits.push_back(filledTensor(rewriter, loc, rows, indexType, -1.0));
-    if (onlineSoftmax) {
-      inits.push_back(filledTensor(rewriter, loc, rows, mathType, -kInfinity));
-      inits.push_back(filledTensor(rewriter, loc, rows, mathType, 0.0));
-    }
-    SmallVector<AffineMap> initMaps(inits.size(), projection(ctx, 2, {0}));
-    SmallVector<Value> scanned = generic(
-        rewriter, loc, logits, rewriter.getMultiDimIdentityMap(2), inits,
-        initMaps,
-        {utils::IteratorType::parallel, utils::IteratorType::reduction},
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value logit = args[0];
-          ValueRange keys = args.slice(1, k), columns = args.slice(1 + k, k);
-          Value key = rankingKey(b, l, logit, mathType);
-          Value column =
-              castIndex(b, l, linalg::IndexOp::create(b, l, 1), indexType);
-          // Columns arrive in ascending order, so a key displaces only
-          // strictly smaller ones: equal keys keep the lower column first.
-          // An empty slot (column -1) takes any key, -inf included.
-          SmallVector<Value> ranksAbove;
-          for (int64_t slot = 0; slot < k; ++slot) {
-            Value empty = arith::CmpIOp::create(
-                b, l, arith::CmpIPredicate::slt, columns[slot],
-                intConstant(b, l, indexType, 0));
-            Value greater = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::OGT, key, keys[slot]);
-            ranksAbove.push_back(arith::OrIOp::create(b, l, empty, greater));
-          }
-          // The slots stay sorted, so the new entry lands in the first slot
-          // it ranks above and every later slot shifts down by one.
-          SmallVector<Value> newKeys, newColumns;
-          for (int64_t slot = 0; slot < k; ++slot) {
-            Value keyHere = arith::SelectOp::create(b, l, ranksAbove[slot], key,
-                                                    keys[slot]);
-            Value columnHere = arith::SelectOp::create(
-                b, l, ranksAbove[slot], column, columns[slot]);
-            if (slot > 0) {
-              keyHere = arith::SelectOp::create(b, l, ranksAbove[slot - 1],
-                                                keys[slot - 1], keyHere);
-              columnHere = arith::SelectOp::create(
-                  b, l, ranksAbove[slot - 1], columns[slot - 1], columnHere);
-            }
-            newKeys.push_back(keyHere);
-            newColumns.push_back(columnHere);
-          }
-          SmallVector<Value> results = newKeys;
-          llvm::append_range(results, newColumns);
-          if (onlineSoftmax) {
-            Value x = convertFloat(b, l, logit, mathType);
-            Value max = args[1 + 2 * k], sum = args[2 + 2 * k];
-            // One exponential per logit: a new maximum rescales the sum so
-            // far, any other logit adds its own term. A -inf logit adds
-            // nothing, also while the maximum is still -inf (where the
-            // difference would be NaN).
-            Value newMax = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::OGT, x, max);
-            Value exponent = arith::SelectOp::create(
-                b, l, newMax, arith::SubFOp::create(b, l, max, x),
-                arith::SubFOp::create(b, l, x, max));
-            Value negativeInfinity = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::OEQ, x,
-                floatConstant(b, l, mathType, -kInfinity));
-            Value term = arith::SelectOp::create(
-                b, l, negativeInfinity, floatConstant(b, l, mathType, 0.0),
-                math::ExpOp::create(b, l, exponent));
-            Value rescaled = arith::AddFOp::create(
-                b, l, arith::MulFOp::create(b, l, sum, term),
-                floatConstant(b, l, mathType, 1.0));
-            results.push_back(arith::MaximumFOp::create(b, l, max, x));
-            results.push_back(arith::SelectOp::create(
-                b, l, newMax, rescaled, arith::AddFOp::create(b, l, sum, term)));
-          }
-          return results;
-        });
-
-    Value values = emptyTensor(rewriter, loc, {rows, rewriter.getIndexAttr(k)},
-                               mathType);
-    Value indices = emptyTensor(rewriter, loc,
-                                {rows, rewriter.getIndexAttr(k)}, indexType);
-    for (int64_t slot = 0; slot < k; ++slot) {
-      values = insertColumn(rewriter, loc, scanned[slot], values, slot);
-      indices = insertColumn(rewriter, loc, scanned[k + slot], indices, slot);
-    }
-    Value logitMax = onlineSoftmax ? scanned[2 * k] : Value();
-    Value logitExpSum = onlineSoftmax ? scanned[2 * k + 1] : Value();
+    SmallVector<Value> softmaxInits;
+    if (onlineSoftmax)
+      softmaxInits = {
+          filledTensor(rewriter, loc, rows, mathType, -kInfinity),
+          filledTensor(rewriter, loc, rows, mathType, 0.0)};
+    auto onlineSoftmaxUpdate = [&](OpBuilder &b, Location l, Value logit,
+                                   ValueRange state) -> SmallVector<Value> {
+      Value x = convertFloat(b, l, logit, mathType);
+      Value max = state[0], sum = state[1];
+      // One exponential per logit: a new maximum rescales the sum so far,
+      // any other logit adds its own term. A -inf logit adds nothing, also
+      // while the maximum is still -inf (where the difference would be NaN).
+      Value newMax =
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, max);
+      Value exponent = arith::SelectOp::create(
+          b, l, newMax, arith::SubFOp::create(b, l, max, x),
+          arith::SubFOp::create(b, l, x, max));
+      Value negativeInfinity =
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, x,
+                                floatConstant(b, l, mathType, -kInfinity));
+      Value term = arith::SelectOp::create(
+          b, l, negativeInfinity, floatConstant(b, l, mathType, 0.0),
+          math::ExpOp::create(b, l, exponent));
+      Value rescaled = arith::AddFOp::create(
+          b, l, arith::MulFOp::create(b, l, sum, term),
+          floatConstant(b, l, mathType, 1.0));
+      return {arith::MaximumFOp::create(b, l, max, x),
+              arith::SelectOp::create(b, l, newMax, rescaled,
+                                      arith::AddFOp::create(b, l, sum, term))};
+    };
+    RowTopK scan = scanRowTopK(
+        rewriter, loc, logits, k, indexType, softmaxInits,
+        onlineSoftmax ? RowScanUpdate(onlineSoftmaxUpdate) : nullptr);
+    Value values = scan.values, indices = scan.indices;
+    Value logitMax = onlineSoftmax ? scan.extra[0] : Value();
+    Value logitExpSum = onlineSoftmax ? scan.extra[1] : Value();
     Value gates =
         normalizeGates(rewriter, loc, op.getNormalization(),
                        op.getRenormalize(), values, logitMax, logitExpSum);

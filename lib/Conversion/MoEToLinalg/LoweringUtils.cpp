@@ -416,9 +416,88 @@ Value lowering::insertColumn(OpBuilder &b, Location loc, Value values,
                                        strides);
 }
 
-std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,
-                                       Value input, int64_t k,
-                                       Type indexType) {
+lowering::RowTopK lowering::scanRowTopK(OpBuilder &b, Location loc,
+                                        Value input, int64_t k,
+                                        Type indexType, ValueRange extraInits,
+                                        RowScanUpdate extraUpdate) {
+  MLIRContext *ctx = b.getContext();
+  Type keyType =
+      computeType(cast<RankedTensorType>(input.getType()).getElementType());
+  OpFoldResult rows = tensor::getMixedSize(b, loc, input, 0);
+  SmallVector<Value> inits;
+  for (int64_t slot = 0; slot < k; ++slot)
+    inits.push_back(filledTensor(b, loc, rows, keyType, -kInfinity));
+  for (int64_t slot = 0; slot < k; ++slot)
+    inits.push_back(filledTensor(b, loc, rows, indexType, -1.0));
+  llvm::append_range(inits, extraInits);
+  SmallVector<AffineMap> initMaps(inits.size(), projection(ctx, 2, {0}));
+  SmallVector<Value> scanned = generic(
+      b, loc, input, b.getMultiDimIdentityMap(2), inits, initMaps,
+      {utils::IteratorType::parallel, utils::IteratorType::reduction},
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value entry = args[0];
+        ValueRange keys = args.slice(1, k), columns = args.slice(1 + k, k);
+        Value key = rankingKey(nb, nl, entry, keyType);
+        Value column =
+            castIndex(nb, nl, linalg::IndexOp::create(nb, nl, 1), indexType);
+        // Columns arrive in ascending order, so a key displaces only
+        // strictly smaller ones: equal keys keep the lower column first.
+        // An empty slot (column -1) takes any key, -inf included.
+        SmallVector<Value> ranksAbove;
+        for (int64_t slot = 0; slot < k; ++slot) {
+          Value empty =
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
+                                    columns[slot],
+                                    intConstant(nb, nl, indexType, 0));
+          Value greater = arith::CmpFOp::create(
+              nb, nl, arith::CmpFPredicate::OGT, key, keys[slot]);
+          ranksAbove.push_back(arith::OrIOp::create(nb, nl, empty, greater));
+        }
+        // The slots stay sorted, so the new entry lands in the first slot it
+        // ranks above and every later slot shifts down by one.
+        SmallVector<Value> newKeys, newColumns;
+        for (int64_t slot = 0; slot < k; ++slot) {
+          Value keyHere = arith::SelectOp::create(nb, nl, ranksAbove[slot],
+                                                  key, keys[slot]);
+          Value columnHere = arith::SelectOp::create(
+              nb, nl, ranksAbove[slot], column, columns[slot]);
+          if (slot > 0) {
+            keyHere = arith::SelectOp::create(nb, nl, ranksAbove[slot - 1],
+                                              keys[slot - 1], keyHere);
+            columnHere = arith::SelectOp::create(
+                nb, nl, ranksAbove[slot - 1], columns[slot - 1], columnHere);
+          }
+          newKeys.push_back(keyHere);
+          newColumns.push_back(columnHere);
+        }
+        SmallVector<Value> results = std::move(newKeys);
+        llvm::append_range(results, newColumns);
+        if (extraUpdate)
+          llvm::append_range(results,
+                             extraUpdate(nb, nl, entry, args.drop_front(1 + 2 * k)));
+        return results;
+      });
+
+  RowTopK result;
+  result.values =
+      emptyTensor(b, loc, {rows, b.getIndexAttr(k)}, keyType);
+  result.indices = emptyTensor(b, loc, {rows, b.getIndexAttr(k)}, indexType);
+  for (int64_t slot = 0; slot < k; ++slot) {
+    result.values = insertColumn(b, loc, scanned[slot], result.values, slot);
+    result.indices =
+        insertColumn(b, loc, scanned[k + slot], result.indices, slot);
+  }
+  result.extra.assign(scanned.begin() + 2 * k, scanned.end());
+  return result;
+}
+
+/// Top-k as k `linalg.generic` row reductions in an `scf.for`, pass j taking
+/// the largest entry ranking below pass j-1's pick: O(m) work and two
+/// running values per pass, where a scan of many slots would compile slowly.
+static std::pair<Value, Value> topKBySelectionPasses(OpBuilder &b,
+                                                     Location loc, Value input,
+                                                     int64_t k,
+                                                     Type indexType) {
   MLIRContext *ctx = b.getContext();
   Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
   Type keyType = computeType(elementType);
@@ -516,4 +595,14 @@ std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,
       b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, k),
       indexConstant(b, loc, 1), ValueRange{values, indices}, pick);
   return {loop.getResult(0), loop.getResult(1)};
+}
+
+std::pair<Value, Value> lowering::topK(OpBuilder &b, Location loc,
+                                       Value input, int64_t k,
+                                       Type indexType) {
+  if (k > kMaxScannedTopK)
+    return topKBySelectionPasses(b, loc, input, k, indexType);
+  RowTopK scan = scanRowTopK(b, loc, input, k, indexType);
+  Type elementType = cast<RankedTensorType>(input.getType()).getElementType();
+  return {convertTensor(b, loc, scan.values, elementType), scan.indices};
 }

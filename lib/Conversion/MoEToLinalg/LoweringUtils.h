@@ -142,10 +142,41 @@ Value weightedLoss(OpBuilder &b, Location loc, const APFloat &weight,
 Value sumPerExpert(OpBuilder &b, Location loc, Value indices, Value weights,
                    int64_t numExperts, Type sumType);
 
+/// Updates per-row state that a top-k scan carries beside its selection: given
+/// one entry of the row and the state so far, returns the new state.
+using RowScanUpdate = llvm::function_ref<SmallVector<Value>(
+    OpBuilder &, Location, Value entry, ValueRange state)>;
+
+/// The result of `scanRowTopK`.
+struct RowTopK {
+  /// `[R, k]`, in `computeType` of the input's element type.
+  Value values;
+  /// `[R, k]`.
+  Value indices;
+  /// The final per-row state `[R]` of each of `extraInits`.
+  SmallVector<Value> extra;
+};
+
 /// The `k` largest entries of each row of `input` `[R, m]`, descending, equal
-/// values ordered by the lower column first; NaN ranks below every number.
-/// Returns values `[R, k]` (element type of `input`) and indices `[R, k]` of
-/// `indexType`. One selection pass over the row per kept entry: k is small.
+/// values ordered by the lower column first; NaN ranks below every number. A
+/// row with fewer than k entries leaves its last slots at (-inf, -1).
+///
+/// One `linalg.generic` reads each row once, keeping the k best (key, column)
+/// pairs sorted by insertion (O(m k) compares, no pass per kept entry). Its
+/// rows are parallel, so the threads stage can split them. `extraUpdate`
+/// folds each entry into per-row state initialized by `extraInits` (`[R]`
+/// tensors) in the same scan.
+RowTopK scanRowTopK(OpBuilder &b, Location loc, Value input, int64_t k,
+                    Type indexType, ValueRange extraInits = {},
+                    RowScanUpdate extraUpdate = nullptr);
+
+/// The largest k that `topK` selects with `scanRowTopK`: the scan's body
+/// grows with k (O(k) selects per entry, 2k running values per row), and at
+/// k = 256 LLVM takes minutes to compile it.
+constexpr int64_t kMaxScannedTopK = 16;
+
+/// `scanRowTopK` without extra state, its values in the input's element type;
+/// for k above `kMaxScannedTopK`, k selection passes over each row instead.
 std::pair<Value, Value> topK(OpBuilder &b, Location loc, Value input,
                              int64_t k, Type indexType);
 

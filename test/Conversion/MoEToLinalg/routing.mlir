@@ -1,33 +1,37 @@
 // RUN: moe-opt %s -convert-moe-to-linalg -split-input-file | FileCheck %s
 
-// Top-k is k selection passes over each row: pass j takes the largest entry
-// ranking below pass j-1's pick in the order (value descending, column
-// ascending), NaN ranking lowest.
+// Top-k is one scan of each row that keeps the k best (key, column) pairs
+// sorted by insertion: NaN ranks lowest, an empty slot (column -1) takes any
+// entry, and a later column displaces only strictly smaller keys, so ties keep
+// the lower column first.
 // CHECK-LABEL: func @topk
 //  CHECK-SAME: (%[[L:.*]]: tensor<?x8xf32>)
 //       CHECK:   %[[T:.*]] = tensor.dim %[[L]], %c0
-//   CHECK-DAG:   %[[V0:.*]] = tensor.empty(%[[T]]) : tensor<?x2xf32>
-//   CHECK-DAG:   %[[I0:.*]] = tensor.empty(%[[T]]) : tensor<?x2xi32>
-//       CHECK:   %[[R:.*]]:2 = scf.for %[[J:.*]] = %{{.*}} to %c2 step %{{.*}} iter_args(%[[V:.*]] = %[[V0]], %[[I:.*]] = %[[I0]])
-//       CHECK:     %[[FIRST:.*]] = arith.cmpi eq, %[[J]], %c0
-//       CHECK:     %[[PV:.*]] = tensor.extract_slice %[[V]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x2xf32> to tensor<?xf32>
-//       CHECK:     %[[PI:.*]] = tensor.extract_slice %[[I]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x2xi32> to tensor<?xi32>
-//       CHECK:     %[[BEST:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
-//  CHECK-SAME:         ins(%[[L]], %[[PV]], %[[PI]] : tensor<?x8xf32>, tensor<?xf32>, tensor<?xi32>)
-//       CHECK:       arith.cmpf uno
-//       CHECK:       arith.select %[[FIRST]], %cst{{.*}} : f32
-//       CHECK:       arith.cmpf olt
-//       CHECK:       arith.cmpi sgt
-//       CHECK:       arith.cmpf ogt
-//       CHECK:       arith.cmpi slt
-//       CHECK:       linalg.yield
-//       CHECK:     } -> (tensor<?xf32>, tensor<?xi64>)
-//       CHECK:     %[[NARROW:.*]] = linalg.generic
-//       CHECK:       arith.trunci %{{.*}} : i64 to i32
-//       CHECK:     %[[NV:.*]] = tensor.insert_slice %[[BEST]]#0 into %[[V]][0, %[[J]]] [%[[T]], 1] [1, 1]
-//       CHECK:     %[[NI:.*]] = tensor.insert_slice %[[NARROW]] into %[[I]][0, %[[J]]] [%[[T]], 1] [1, 1]
-//       CHECK:     scf.yield %[[NV]], %[[NI]]
-//       CHECK:   return %[[R]]#0, %[[R]]#1
+//       CHECK:   %[[S:.*]]:4 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//  CHECK-SAME:       ins(%[[L]] : tensor<?x8xf32>)
+//  CHECK-SAME:       outs({{.*}} : tensor<?xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xi32>)
+//  CHECK-NEXT:   ^bb0(%[[X:.*]]: f32, %[[K0:.*]]: f32, %[[K1:.*]]: f32, %[[C0:.*]]: i32, %[[C1:.*]]: i32):
+//       CHECK:     %[[NAN:.*]] = arith.cmpf uno, %[[X]], %[[X]]
+//       CHECK:     %[[KEY:.*]] = arith.select %[[NAN]], %{{.*}}, %[[X]]
+//       CHECK:     %[[COL:.*]] = arith.index_cast %{{.*}} : index to i32
+//       CHECK:     %[[E0:.*]] = arith.cmpi slt, %[[C0]], %{{.*}} : i32
+//       CHECK:     %[[G0:.*]] = arith.cmpf ogt, %[[KEY]], %[[K0]]
+//       CHECK:     %[[A0:.*]] = arith.ori %[[E0]], %[[G0]]
+//       CHECK:     %[[E1:.*]] = arith.cmpi slt, %[[C1]], %{{.*}} : i32
+//       CHECK:     %[[G1:.*]] = arith.cmpf ogt, %[[KEY]], %[[K1]]
+//       CHECK:     %[[A1:.*]] = arith.ori %[[E1]], %[[G1]]
+//       CHECK:     %[[NK0:.*]] = arith.select %[[A0]], %[[KEY]], %[[K0]]
+//       CHECK:     %[[NC0:.*]] = arith.select %[[A0]], %[[COL]], %[[C0]]
+//       CHECK:     %[[K1IN:.*]] = arith.select %[[A1]], %[[KEY]], %[[K1]]
+//       CHECK:     %[[C1IN:.*]] = arith.select %[[A1]], %[[COL]], %[[C1]]
+//       CHECK:     %[[NK1:.*]] = arith.select %[[A0]], %[[K0]], %[[K1IN]]
+//       CHECK:     %[[NC1:.*]] = arith.select %[[A0]], %[[C0]], %[[C1IN]]
+//       CHECK:     linalg.yield %[[NK0]], %[[NK1]], %[[NC0]], %[[NC1]]
+//       CHECK:   %[[V:.*]] = tensor.insert_slice %[[S]]#0 into %{{.*}}[0, 0] [%{{.*}}, 1] [1, 1] : tensor<?xf32> into tensor<?x2xf32>
+//       CHECK:   %[[I:.*]] = tensor.insert_slice %[[S]]#2 into %{{.*}}[0, 0] [%{{.*}}, 1] [1, 1] : tensor<?xi32> into tensor<?x2xi32>
+//       CHECK:   %[[V1:.*]] = tensor.insert_slice %[[S]]#1 into %[[V]][0, 1] [%{{.*}}, 1] [1, 1]
+//       CHECK:   %[[I1:.*]] = tensor.insert_slice %[[S]]#3 into %[[I]][0, 1] [%{{.*}}, 1] [1, 1]
+//       CHECK:   return %[[V1]], %[[I1]]
 func.func @topk(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
   %v, %i = moe.topk %l, k = 2 : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
   return %v, %i : tensor<?x2xf32>, tensor<?x2xi32>
@@ -37,6 +41,34 @@ func.func @topk(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
 
 // bf16 logits are compared in f32; the picked values are rounded back
 // exactly.
+// Above 16 kept entries, top-k is k selection passes over each row instead:
+// pass j takes the largest entry ranking below pass j-1's pick.
+// CHECK-LABEL: func @topk_many
+//  CHECK-SAME: (%[[L:.*]]: tensor<?x32xf32>)
+//       CHECK:   %[[R:.*]]:2 = scf.for %[[J:.*]] = %{{.*}} to %c17 step %{{.*}} iter_args(%[[V:.*]] = %{{.*}}, %[[I:.*]] = %{{.*}})
+//       CHECK:     %[[FIRST:.*]] = arith.cmpi eq, %[[J]], %c0
+//       CHECK:     %[[PV:.*]] = tensor.extract_slice %[[V]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x17xf32> to tensor<?xf32>
+//       CHECK:     %[[PI:.*]] = tensor.extract_slice %[[I]][0, %{{.*}}] [%{{.*}}, 1] [1, 1] : tensor<?x17xi64> to tensor<?xi64>
+//       CHECK:     %[[BEST:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//  CHECK-SAME:         ins(%[[L]], %[[PV]], %[[PI]] : tensor<?x32xf32>, tensor<?xf32>, tensor<?xi64>)
+//       CHECK:       arith.cmpf uno
+//       CHECK:       arith.select %[[FIRST]], %cst{{.*}} : f32
+//       CHECK:       arith.cmpf olt
+//       CHECK:       arith.cmpi sgt
+//       CHECK:       arith.cmpf ogt
+//       CHECK:       arith.cmpi slt
+//       CHECK:       linalg.yield
+//       CHECK:     %[[NV:.*]] = tensor.insert_slice %[[BEST]]#0 into %[[V]][0, %[[J]]]
+//       CHECK:     %[[NI:.*]] = tensor.insert_slice %[[BEST]]#1 into %[[I]][0, %[[J]]]
+//       CHECK:     scf.yield %[[NV]], %[[NI]]
+//       CHECK:   return %[[R]]#0, %[[R]]#1
+func.func @topk_many(%l: tensor<?x32xf32>) -> (tensor<?x17xf32>, tensor<?x17xi64>) {
+  %v, %i = moe.topk %l, k = 17 : (tensor<?x32xf32>) -> (tensor<?x17xf32>, tensor<?x17xi64>)
+  return %v, %i : tensor<?x17xf32>, tensor<?x17xi64>
+}
+
+// -----
+
 // CHECK-LABEL: func @topk_bf16
 //       CHECK:   linalg.generic
 //       CHECK:     arith.extf %{{.*}} : bf16 to f32

@@ -64,8 +64,8 @@ def MoEFuseRouting : Pass<"moe-fuse-routing"> {
     Rewrites `moe.route_weights` of `moe.topk`'s kept logits into one
     `moe.route`, whose lowering scans each row of logits once: the top-k
     by insertion, and for `softmax_topk` the row's softmax denominator
-    online, so no `[T, n]` softmax is formed. The two ops take k selection
-    passes over the logits plus, for `softmax_topk`, three more.
+    online, so no `[T, n]` softmax is formed. Unfused, `softmax_topk`
+    takes three more passes over the logits.
 
     Applies where the kept logits feed nothing else and `k <= max-k` (the
     fused scan keeps 2k running values per row).
