@@ -421,6 +421,12 @@ static void copyStrided(const uint8_t *base, ArrayRef<int64_t> sizes,
     out += elementSize;
     return;
   }
+  if (sizes.size() == 1 && strides.front() == 1) {
+    size_t bytes = sizes.front() * elementSize;
+    std::memcpy(out, base, bytes);
+    out += bytes;
+    return;
+  }
   for (int64_t i = 0; i < sizes.front(); ++i)
     copyStrided(base + i * strides.front() * elementSize, sizes.drop_front(),
                 strides.drop_front(), elementSize, out);

@@ -135,6 +135,10 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     std::optional<FloatType> elementType = blasElementType(op);
     if (op.hasUserDefinedMaps() || !elementType)
       return rewriter.notifyMatchFailure(op, "not a plain f32/f64 GEMM");
+    // A zero fill of the output just before the product becomes beta = 0:
+    // the GEMM then writes its output without reading it, and the fill's
+    // pass over the output goes away.
+    linalg::FillOp zeroFill = zeroFillOf(op);
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type i32 = rewriter.getI32Type();
@@ -218,11 +222,20 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                                                   positive)
                           : positive;
     }
+    // Where the GEMM is skipped, the output is empty unless K = 0: only then
+    // does it still need the fill.
+    std::optional<int64_t> knownK = getConstantIntValue(kIndex);
+    bool fillWhenSkipped = zeroFill && !(knownK && *knownK > 0);
     if (nonEmpty) {
-      auto nonEmptyProduct = scf::IfOp::create(rewriter, loc, nonEmpty,
-                                               /*withElseRegion=*/false);
+      auto nonEmptyProduct = scf::IfOp::create(
+          rewriter, loc, nonEmpty, /*withElseRegion=*/fillWhenSkipped);
+      if (fillWhenSkipped)
+        rewriter.moveOpBefore(zeroFill,
+                              nonEmptyProduct.elseBlock()->getTerminator());
       rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
     }
+    if (zeroFill && !fillWhenSkipped)
+      rewriter.eraseOp(zeroFill);
     SmallVector<Value> copies;
     for (Value *input : {&lhs, &rhs})
       if (needsWidening(*input, *elementType)) {
@@ -240,16 +253,33 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     Value one = arith::ConstantOp::create(
         rewriter, loc, *elementType, rewriter.getFloatAttr(*elementType, 1.0));
     // beta = 1: linalg.matmul accumulates into its output.
+    Value beta = zeroFill ? Value(arith::ConstantOp::create(
+                                rewriter, loc, *elementType,
+                                rewriter.getFloatAttr(*elementType, 0.0)))
+                          : one;
     func::CallOp::create(
         rewriter, loc, gemm,
         ValueRange{constant32(kCblasRowMajor), constant32(kCblasNoTrans),
                    constant32(kCblasNoTrans), m, n, k, one, a.pointer,
-                   a.leadingDimension, b.pointer, b.leadingDimension, one,
+                   a.leadingDimension, b.pointer, b.leadingDimension, beta,
                    c.pointer, c.leadingDimension});
     for (Value copy : copies)
       memref::DeallocOp::create(rewriter, loc, copy);
     rewriter.eraseOp(op);
     return success();
+  }
+
+  /// The `linalg.fill` of 0 into the output right before `op`, if any: with
+  /// nothing in between, nothing reads the zeros but the product.
+  static linalg::FillOp zeroFillOf(linalg::MatmulOp op) {
+    auto fill = dyn_cast_or_null<linalg::FillOp>(op->getPrevNode());
+    if (!fill || !fill.hasPureBufferSemantics() ||
+        fill.getDpsInits()[0] != op.getDpsInits()[0])
+      return nullptr;
+    Value value = fill.getDpsInputs()[0];
+    if (!matchPattern(value, m_AnyZeroFloat()))
+      return nullptr;
+    return fill;
   }
 
   /// `void cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb,

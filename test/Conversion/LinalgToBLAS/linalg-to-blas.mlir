@@ -104,3 +104,63 @@ func.func @bounded_tile(%begin: index, %end: index, %w: memref<8x16xf32>) {
   memref.dealloc %y : memref<?x16xf32>
   return
 }
+
+// -----
+
+// A zero fill of the output right before the product becomes beta = 0 and
+// goes away: with K known positive, a skipped call means an empty output.
+// CHECK-LABEL: func @zero_filled
+//   CHECK-DAG:   %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+//   CHECK-DAG:   %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+//   CHECK-NOT:   linalg.fill
+//       CHECK:   scf.if
+//       CHECK:     call @cblas_sgemm(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ONE]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[ZERO]], %{{.*}}, %{{.*}})
+//   CHECK-NOT:   else
+//   CHECK-NOT:   linalg.fill
+//       CHECK:   return
+func.func @zero_filled(%x: memref<?x8xf32>, %w: memref<8x16xf32>, %y: memref<?x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x16xf32>)
+  linalg.matmul ins(%x, %w : memref<?x8xf32>, memref<8x16xf32>) outs(%y : memref<?x16xf32>)
+  return
+}
+
+// -----
+
+// With K possibly 0, the call is skipped on a non-empty output, which the
+// fill then still zeroes.
+// CHECK-LABEL: func @zero_filled_dynamic_k
+//  CHECK-SAME: %[[Y:[^:]*]]: memref<4x16xf32>)
+//   CHECK-DAG:   %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+//       CHECK:   scf.if
+//       CHECK:     call @cblas_sgemm({{.*}}, %[[ZERO]], %{{.*}}, %{{.*}})
+//       CHECK:   } else {
+//       CHECK:     linalg.fill ins(%[[ZERO]] : f32) outs(%[[Y]] : memref<4x16xf32>)
+func.func @zero_filled_dynamic_k(%x: memref<4x?xf32>, %w: memref<?x16xf32>, %y: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<4x16xf32>)
+  linalg.matmul ins(%x, %w : memref<4x?xf32>, memref<?x16xf32>) outs(%y : memref<4x16xf32>)
+  return
+}
+
+// -----
+
+// A fill with a store in between, or of another value, stays: beta = 1.
+// CHECK-LABEL: func @filled_otherwise
+//   CHECK-DAG:   %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+//       CHECK:   linalg.fill
+//       CHECK:   memref.store
+//       CHECK:   call @cblas_sgemm({{.*}}, %[[ONE]], %{{.*}}, %{{.*}})
+//       CHECK:   linalg.fill ins(%[[ONE]]
+//       CHECK:   call @cblas_sgemm({{.*}}, %[[ONE]], %{{.*}}, %{{.*}})
+func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memref<4x16xf32>, %v: f32) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<4x16xf32>)
+  memref.store %v, %y[%c0, %c0] : memref<4x16xf32>
+  linalg.matmul ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%y : memref<4x16xf32>)
+  linalg.fill ins(%one : f32) outs(%y : memref<4x16xf32>)
+  linalg.matmul ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%y : memref<4x16xf32>)
+  return
+}
