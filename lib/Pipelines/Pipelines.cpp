@@ -187,6 +187,7 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
+    pm.addPass(createConvertVectorToLLVMPass());
     pm.addPass(createFinalizeMemRefToLLVMConversionPass(
         genericAllocationFunctions()));
     pm.addPass(createConvertMathToLLVMPass());

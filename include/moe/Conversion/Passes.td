@@ -124,10 +124,25 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
     copy, since CBLAS has no mixed-precision GEMM. Empty products
     skip the call; sizes beyond CBLAS's 32-bit ints fail a run-time check.
 
+    A zero `linalg.fill` of the output right before the product becomes
+    `beta = 0` instead.
+
+    A product of at most `streaming-max-rows` rows (M; tested at run time
+    when dynamic) is vector code instead, reading the right-hand side once,
+    row after row, without the packing that a BLAS GEMM does: an expert
+    that gets a few tokens of a small batch spends most of a GEMM call
+    packing its weights (see docs/Performance.md).
+
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
     an order of magnitude faster than loops; the other linalg ops are left
     alone. The compiled code then needs the CBLAS symbols at load time.
   }];
+  let options = [
+    Option<"streamingMaxRows", "streaming-max-rows", "int64_t",
+           /*default=*/"32",
+           "Most rows of a GEMM computed by streaming its right-hand side "
+           "(0: every GEMM calls CBLAS)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
@@ -135,6 +150,7 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

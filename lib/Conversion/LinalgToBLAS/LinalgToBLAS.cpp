@@ -6,6 +6,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
@@ -87,6 +88,122 @@ Value widen(PatternRewriter &rewriter, Location loc, Value operand,
   return wide;
 }
 
+/// Width of the vectors the streaming product works on: one AVX-512
+/// register; LLVM splits them on narrower hosts.
+constexpr int64_t kStreamingVectorBits = 512;
+
+/// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
+/// that reads `rhs` once, row after row: for each group of four rows of
+/// `rhs`, every output row takes their contributions in one pass over N
+/// (masked at its end). A packing GEMM reads `rhs` twice and writes it once,
+/// which costs more than the arithmetic when M is a handful of tokens (an
+/// expert's share of a small batch). Narrower inputs are widened as they
+/// are loaded. `rhs` and `out` have unit-stride rows.
+void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                          Value out, Value rows, Value depth, Value columns,
+                          FloatType type) {
+  constexpr int64_t kDepthPerPass = 4;
+  int64_t lanes = kStreamingVectorBits / type.getWidth();
+  auto vectorType = VectorType::get({lanes}, type);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value zero = index(0), one = index(1), laneCount = index(lanes),
+        passDepth = index(kDepthPerPass);
+  auto roundDown = [&](Value size, Value multiple) -> Value {
+    return arith::SubIOp::create(
+        b, loc, size, arith::RemUIOp::create(b, loc, size, multiple));
+  };
+  Value mainDepth = roundDown(depth, passDepth);
+  Value mainColumns = roundDown(columns, laneCount);
+  auto widened = [&](OpBuilder &nb, Location nl, Value value) -> Value {
+    Type valueType = value.getType();
+    if (getElementTypeOrSelf(valueType) == type)
+      return value;
+    auto vector = dyn_cast<VectorType>(valueType);
+    return arith::ExtFOp::create(nb, nl, vector ? Type(vectorType) : type,
+                                 value);
+  };
+
+  // Adds rows [first, first + count) of `rhs`, each scaled by the matching
+  // column of `lhs`, into every row of `out`.
+  auto accumulate = [&](OpBuilder &nb, Location nl, Value first,
+                        int64_t count) {
+    SmallVector<Value> depthIndices = {first};
+    for (int64_t i = 1; i < count; ++i)
+      depthIndices.push_back(
+          arith::AddIOp::create(nb, nl, first, index(i)));
+    scf::ForOp::create(
+        nb, nl, zero, rows, one, ValueRange{},
+        [&](OpBuilder &rb, Location rl, Value row, ValueRange) {
+          SmallVector<Value> coefficients;
+          for (Value depthIndex : depthIndices) {
+            Value coefficient = memref::LoadOp::create(
+                rb, rl, lhs, ValueRange{row, depthIndex});
+            coefficients.push_back(vector::BroadcastOp::create(
+                rb, rl, vectorType, widened(rb, rl, coefficient)));
+          }
+          // One vector of `out`'s row at `column`; `mask` covers the
+          // columns left after the last full vector.
+          auto update = [&](OpBuilder &cb, Location cl, Value column,
+                            Value mask) {
+            auto load = [&](Value memref, Value rowIndex) -> Value {
+              auto loadType = VectorType::get(
+                  {lanes}, cast<MemRefType>(memref.getType()).getElementType());
+              SmallVector<Value, 2> indices = {rowIndex, column};
+              if (!mask)
+                return vector::LoadOp::create(cb, cl, loadType, memref,
+                                              indices);
+              Value passThrough = arith::ConstantOp::create(
+                  cb, cl, cast<TypedAttr>(cb.getZeroAttr(loadType)));
+              return vector::MaskedLoadOp::create(cb, cl, loadType, memref,
+                                                  indices, mask, passThrough);
+            };
+            Value sum = load(out, row);
+            for (auto [coefficient, depthIndex] :
+                 llvm::zip(coefficients, depthIndices))
+              sum = vector::FMAOp::create(
+                  cb, cl, coefficient,
+                  widened(cb, cl, load(rhs, depthIndex)), sum);
+            if (mask)
+              vector::MaskedStoreOp::create(cb, cl, out,
+                                            ValueRange{row, column}, mask, sum);
+            else
+              vector::StoreOp::create(cb, cl, sum, out,
+                                      ValueRange{row, column});
+          };
+          scf::ForOp::create(
+              rb, rl, zero, mainColumns, laneCount, ValueRange{},
+              [&](OpBuilder &cb, Location cl, Value column, ValueRange) {
+                update(cb, cl, column, Value());
+                scf::YieldOp::create(cb, cl);
+              });
+          Value hasTail = arith::CmpIOp::create(
+              rb, rl, arith::CmpIPredicate::ult, mainColumns, columns);
+          scf::IfOp::create(
+              rb, rl, hasTail, [&](OpBuilder &cb, Location cl) {
+                Value tail = arith::SubIOp::create(cb, cl, columns, mainColumns);
+                Value mask = vector::CreateMaskOp::create(
+                    cb, cl, VectorType::get({lanes}, cb.getI1Type()),
+                    ValueRange{tail});
+                update(cb, cl, mainColumns, mask);
+                scf::YieldOp::create(cb, cl);
+              });
+          scf::YieldOp::create(rb, rl);
+        });
+  };
+  scf::ForOp::create(b, loc, zero, mainDepth, passDepth, ValueRange{},
+                     [&](OpBuilder &nb, Location nl, Value first, ValueRange) {
+                       accumulate(nb, nl, first, kDepthPerPass);
+                       scf::YieldOp::create(nb, nl);
+                     });
+  scf::ForOp::create(b, loc, mainDepth, depth, one, ValueRange{},
+                     [&](OpBuilder &nb, Location nl, Value first, ValueRange) {
+                       accumulate(nb, nl, first, 1);
+                       scf::YieldOp::create(nb, nl);
+                     });
+}
+
 struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -128,7 +245,8 @@ struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
 };
 
 struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  MatmulToGemmCall(MLIRContext *ctx, int64_t streamingMaxRows)
+      : OpRewritePattern(ctx), streamingMaxRows(streamingMaxRows) {}
 
   LogicalResult matchAndRewrite(linalg::MatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -234,6 +352,36 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                               nonEmptyProduct.elseBlock()->getTerminator());
       rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
     }
+    // Few rows: the streaming product, where M is only known at run time
+    // behind a test of it, with CBLAS in the else branch.
+    std::optional<int64_t> knownM = getConstantIntValue(mIndex);
+    bool mayStream =
+        streamingMaxRows > 0 &&
+        hasUnitStrideRows(cast<MemRefType>(rhs.getType())) &&
+        !(knownM && *knownM > streamingMaxRows);
+    if (mayStream) {
+      bool alwaysStream = knownM.has_value();
+      scf::IfOp fewRows;
+      if (!alwaysStream) {
+        Value few = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::sle, mIndex,
+            arith::ConstantIndexOp::create(rewriter, loc, streamingMaxRows));
+        fewRows = scf::IfOp::create(rewriter, loc, few,
+                                    /*withElseRegion=*/true);
+        rewriter.setInsertionPointToStart(fewRows.thenBlock());
+      }
+      if (zeroFill)
+        rewriter.clone(*zeroFill);
+      emitStreamingProduct(rewriter, loc, lhs, rhs, out, mIndex, kIndex,
+                           nIndex, *elementType);
+      if (alwaysStream) {
+        if (zeroFill && !fillWhenSkipped)
+          rewriter.eraseOp(zeroFill);
+        rewriter.eraseOp(op);
+        return success();
+      }
+      rewriter.setInsertionPointToStart(fewRows.elseBlock());
+    }
     if (zeroFill && !fillWhenSkipped)
       rewriter.eraseOp(zeroFill);
     SmallVector<Value> copies;
@@ -303,13 +451,22 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     declaration.setPrivate();
     return declaration;
   }
+
+  int64_t streamingMaxRows;
 };
 
 struct ConvertLinalgToBLASPass
     : moe::impl::ConvertLinalgToBLASBase<ConvertLinalgToBLASPass> {
+  using ConvertLinalgToBLASBase::ConvertLinalgToBLASBase;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<BatchMatmulToLoop, MatmulToGemmCall>(&getContext());
+    patterns.add<BatchMatmulToLoop>(&getContext());
+    patterns.add<MatmulToGemmCall>(&getContext(), streamingMaxRows);
+    // The streaming product's loops and tail branch fold where sizes are
+    // static.
+    scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());
+    scf::IfOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -1,4 +1,5 @@
-// RUN: moe-opt %s -convert-linalg-to-blas -split-input-file | FileCheck %s
+// RUN: moe-opt %s -convert-linalg-to-blas=streaming-max-rows=0 -split-input-file | FileCheck %s
+// RUN: moe-opt %s -convert-linalg-to-blas -split-input-file | FileCheck %s --check-prefix=STREAM
 
 // One expert's rows and weights are slices of larger buffers: the call takes
 // their addresses (aligned pointer + offset) and row strides as leading
@@ -162,5 +163,60 @@ func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memre
   linalg.matmul ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%y : memref<4x16xf32>)
   linalg.fill ins(%one : f32) outs(%y : memref<4x16xf32>)
   linalg.matmul ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%y : memref<4x16xf32>)
+  return
+}
+
+// -----
+
+// At most 32 rows (tested at run time): vector code streams the weights once,
+// four rows of them per pass over each output row, the last columns under a
+// mask, bf16 widened as it is loaded; more rows go to CBLAS.
+// STREAM-LABEL: func @few_rows
+//  STREAM-SAME: (%[[X:.*]]: memref<?x6xf32>, %[[W:.*]]: memref<6x20xbf16>, %[[Y:.*]]: memref<?x20xf32>)
+//       STREAM:   %[[M:.*]] = memref.dim %[[X]], %c0
+//       STREAM:   scf.if
+//       STREAM:     %[[FEW:.*]] = arith.cmpi sle, %[[M]], %c32
+//       STREAM:     scf.if %[[FEW]] {
+//       STREAM:       scf.for %[[ROW:.*]] = %c0 to %[[M]] step %c1 {
+//       STREAM:         %[[A0:.*]] = memref.load %[[X]][%[[ROW]], %c0]
+//       STREAM:         %[[B0:.*]] = vector.broadcast %[[A0]] : f32 to vector<16xf32>
+//       STREAM:         %[[A3:.*]] = memref.load %[[X]][%[[ROW]], %c3]
+//       STREAM:         %[[B3:.*]] = vector.broadcast %[[A3]] : f32 to vector<16xf32>
+//       STREAM:         %[[ACC:.*]] = vector.load %[[Y]][%[[ROW]], %c0] : memref<?x20xf32>, vector<16xf32>
+//       STREAM:         %[[W0:.*]] = vector.load %[[W]][%c0, %c0] : memref<6x20xbf16>, vector<16xbf16>
+//       STREAM:         %[[W0F:.*]] = arith.extf %[[W0]] : vector<16xbf16> to vector<16xf32>
+//       STREAM:         %[[S0:.*]] = vector.fma %[[B0]], %[[W0F]], %[[ACC]]
+//       STREAM:         %[[S3:.*]] = vector.fma %[[B3]], %{{.*}}, %{{.*}}
+//       STREAM:         vector.store %[[S3]], %[[Y]][%[[ROW]], %c0]
+//       STREAM:         %[[MASK:.*]] = vector.create_mask %c4 : vector<16xi1>
+//       STREAM:         vector.maskedload %[[Y]][%[[ROW]], %c16], %[[MASK]]
+//       STREAM:         vector.maskedstore %[[Y]][%[[ROW]], %c16], %[[MASK]]
+//       STREAM:       scf.for %[[K:.*]] = %c4 to %c6 step %c1 {
+//       STREAM:         scf.for
+//       STREAM:           vector.load %[[W]][%[[K]], %c0]
+//       STREAM:     } else {
+//       STREAM:       memref.alloc() : memref<6x20xf32>
+//       STREAM:       call @cblas_sgemm
+func.func @few_rows(%x: memref<?x6xf32>, %w: memref<6x20xbf16>, %y: memref<?x20xf32>) {
+  linalg.matmul ins(%x, %w : memref<?x6xf32>, memref<6x20xbf16>) outs(%y : memref<?x20xf32>)
+  return
+}
+
+// -----
+
+// Rows known to be few: only the streaming product, zero-filled first; f64
+// takes vectors of 8.
+// STREAM-LABEL: func @two_rows
+//       STREAM:   linalg.fill
+//       STREAM:   scf.for %{{.*}} = %c0 to %c8 step %c4 {
+//       STREAM:     scf.for %{{.*}} = %c0 to %c2 step %c1 {
+//       STREAM:       scf.for %{{.*}} = %c0 to %c32 step %c8 {
+//       STREAM:         vector.fma {{.*}} : vector<8xf64>
+//   STREAM-NOT:   cblas_dgemm
+//       STREAM:   return
+func.func @two_rows(%x: memref<2x8xf64>, %w: memref<8x32xf64>, %y: memref<2x32xf64>) {
+  %zero = arith.constant 0.0 : f64
+  linalg.fill ins(%zero : f64) outs(%y : memref<2x32xf64>)
+  linalg.matmul ins(%x, %w : memref<2x8xf64>, memref<8x32xf64>) outs(%y : memref<2x32xf64>)
   return
 }
