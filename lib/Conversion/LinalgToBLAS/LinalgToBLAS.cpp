@@ -148,8 +148,9 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           auto update = [&](OpBuilder &cb, Location cl, Value column,
                             Value mask) {
             auto load = [&](Value memref, Value rowIndex) -> Value {
-              auto loadType = VectorType::get(
-                  {lanes}, cast<MemRefType>(memref.getType()).getElementType());
+              Type loaded =
+                  cast<MemRefType>(memref.getType()).getElementType();
+              auto loadType = VectorType::get({lanes}, loaded);
               SmallVector<Value, 2> indices = {rowIndex, column};
               if (!mask)
                 return vector::LoadOp::create(cb, cl, loadType, memref,
@@ -182,7 +183,8 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
               rb, rl, arith::CmpIPredicate::ult, mainColumns, columns);
           scf::IfOp::create(
               rb, rl, hasTail, [&](OpBuilder &cb, Location cl) {
-                Value tail = arith::SubIOp::create(cb, cl, columns, mainColumns);
+                Value tail =
+                    arith::SubIOp::create(cb, cl, columns, mainColumns);
                 Value mask = vector::CreateMaskOp::create(
                     cb, cl, VectorType::get({lanes}, cb.getI1Type()),
                     ValueRange{tail});
@@ -257,12 +259,11 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     // the GEMM then writes its output without reading it, and the fill's
     // pass over the output goes away.
     linalg::FillOp zeroFill = zeroFillOf(op);
+    Value fillValue = zeroFill ? zeroFill.getDpsInputs()[0] : Value();
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type i32 = rewriter.getI32Type();
     auto pointerType = LLVM::LLVMPointerType::get(ctx);
-    StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
-    func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
 
     // CBLAS takes sizes and leading dimensions as 32-bit ints. A size with a
     // known bound (a tile) needs no check, which matters inside a parallel
@@ -352,6 +353,8 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                               nonEmptyProduct.elseBlock()->getTerminator());
       rewriter.setInsertionPointToStart(nonEmptyProduct.thenBlock());
     }
+    if (zeroFill && !fillWhenSkipped)
+      rewriter.eraseOp(zeroFill);
     // Few rows: the streaming product, where M is only known at run time
     // behind a test of it, with CBLAS in the else branch.
     std::optional<int64_t> knownM = getConstantIntValue(mIndex);
@@ -370,20 +373,16 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                                     /*withElseRegion=*/true);
         rewriter.setInsertionPointToStart(fewRows.thenBlock());
       }
-      if (zeroFill)
-        rewriter.clone(*zeroFill);
+      if (fillValue)
+        linalg::FillOp::create(rewriter, loc, fillValue, out);
       emitStreamingProduct(rewriter, loc, lhs, rhs, out, mIndex, kIndex,
                            nIndex, *elementType);
       if (alwaysStream) {
-        if (zeroFill && !fillWhenSkipped)
-          rewriter.eraseOp(zeroFill);
         rewriter.eraseOp(op);
         return success();
       }
       rewriter.setInsertionPointToStart(fewRows.elseBlock());
     }
-    if (zeroFill && !fillWhenSkipped)
-      rewriter.eraseOp(zeroFill);
     SmallVector<Value> copies;
     for (Value *input : {&lhs, &rhs})
       if (needsWidening(*input, *elementType)) {
@@ -401,10 +400,12 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     Value one = arith::ConstantOp::create(
         rewriter, loc, *elementType, rewriter.getFloatAttr(*elementType, 1.0));
     // beta = 1: linalg.matmul accumulates into its output.
-    Value beta = zeroFill ? Value(arith::ConstantOp::create(
-                                rewriter, loc, *elementType,
-                                rewriter.getFloatAttr(*elementType, 0.0)))
-                          : one;
+    Value beta = fillValue ? Value(arith::ConstantOp::create(
+                                 rewriter, loc, *elementType,
+                                 rewriter.getFloatAttr(*elementType, 0.0)))
+                           : one;
+    StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
+    func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
     func::CallOp::create(
         rewriter, loc, gemm,
         ValueRange{constant32(kCblasRowMajor), constant32(kCblasNoTrans),

@@ -473,14 +473,13 @@ lowering::RowTopK lowering::scanRowTopK(OpBuilder &b, Location loc,
         SmallVector<Value> results = std::move(newKeys);
         llvm::append_range(results, newColumns);
         if (extraUpdate)
-          llvm::append_range(results,
-                             extraUpdate(nb, nl, entry, args.drop_front(1 + 2 * k)));
+          llvm::append_range(
+              results, extraUpdate(nb, nl, entry, args.drop_front(1 + 2 * k)));
         return results;
       });
 
   RowTopK result;
-  result.values =
-      emptyTensor(b, loc, {rows, b.getIndexAttr(k)}, keyType);
+  result.values = emptyTensor(b, loc, {rows, b.getIndexAttr(k)}, keyType);
   result.indices = emptyTensor(b, loc, {rows, b.getIndexAttr(k)}, indexType);
   for (int64_t slot = 0; slot < k; ++slot) {
     result.values = insertColumn(b, loc, scanned[slot], result.values, slot);
