@@ -129,9 +129,10 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
 
     A product of at most `streaming-max-rows` rows (M; tested at run time
     when dynamic) is vector code instead, reading the right-hand side once,
-    row after row, without the packing that a BLAS GEMM does: an expert
-    that gets a few tokens of a small batch spends most of a GEMM call
-    packing its weights (see docs/Performance.md).
+    eight rows at a time into four output rows held in registers, without
+    the packing that a BLAS GEMM does: an expert that gets its share of a
+    batch of up to a few hundred tokens spends much of a GEMM call packing
+    its weights (see docs/Performance.md).
 
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
     an order of magnitude faster than loops; the other linalg ops are left
@@ -139,7 +140,7 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   }];
   let options = [
     Option<"streamingMaxRows", "streaming-max-rows", "int64_t",
-           /*default=*/"32",
+           /*default=*/"128",
            "Most rows of a GEMM computed by streaming its right-hand side "
            "(0: every GEMM calls CBLAS)">,
   ];

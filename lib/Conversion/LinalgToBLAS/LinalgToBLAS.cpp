@@ -91,31 +91,37 @@ Value widen(PatternRewriter &rewriter, Location loc, Value operand,
 /// Width of the vectors the streaming product works on: one AVX-512
 /// register; LLVM splits them on narrower hosts.
 constexpr int64_t kStreamingVectorBits = 512;
+/// Rows of `rhs` each pass adds in: their vectors stay in L1 while every
+/// output row takes them.
+constexpr int64_t kStreamingDepthPerPass = 8;
+/// Output rows each pass updates per vector of `rhs` loaded, with their
+/// partial sums in registers: the loads of `out` then cost a quarter as
+/// much per FMA.
+constexpr int64_t kStreamingRowsPerPass = 4;
 
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
-/// that reads `rhs` once, row after row: for each group of four rows of
-/// `rhs`, every output row takes their contributions in one pass over N
-/// (masked at its end). A packing GEMM reads `rhs` twice and writes it once,
-/// which costs more than the arithmetic when M is a handful of tokens (an
-/// expert's share of a small batch). Narrower inputs are widened as they
-/// are loaded. `rhs` and `out` have unit-stride rows.
+/// that reads `rhs` once, row after row: for each group of eight rows of
+/// `rhs`, every group of four output rows takes their contributions in one
+/// pass over N (masked at its end). A packing GEMM reads `rhs` twice and
+/// writes it once, which costs more than the arithmetic when M is an
+/// expert's share of a batch of up to a few hundred tokens. Narrower inputs
+/// are widened as they are loaded. `rhs` and `out` have unit-stride rows.
 void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                           Value out, Value rows, Value depth, Value columns,
                           FloatType type) {
-  constexpr int64_t kDepthPerPass = 4;
   int64_t lanes = kStreamingVectorBits / type.getWidth();
   auto vectorType = VectorType::get({lanes}, type);
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
-  Value zero = index(0), one = index(1), laneCount = index(lanes),
-        passDepth = index(kDepthPerPass);
-  auto roundDown = [&](Value size, Value multiple) -> Value {
+  Value zero = index(0), laneCount = index(lanes);
+  auto roundDown = [&](Value size, int64_t multiple) -> Value {
     return arith::SubIOp::create(
-        b, loc, size, arith::RemUIOp::create(b, loc, size, multiple));
+        b, loc, size, arith::RemUIOp::create(b, loc, size, index(multiple)));
   };
-  Value mainDepth = roundDown(depth, passDepth);
-  Value mainColumns = roundDown(columns, laneCount);
+  Value mainDepth = roundDown(depth, kStreamingDepthPerPass);
+  Value mainRows = roundDown(rows, kStreamingRowsPerPass);
+  Value mainColumns = roundDown(columns, lanes);
   auto widened = [&](OpBuilder &nb, Location nl, Value value) -> Value {
     Type valueType = value.getType();
     if (getElementTypeOrSelf(valueType) == type)
@@ -124,86 +130,108 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     return arith::ExtFOp::create(nb, nl, vector ? Type(vectorType) : type,
                                  value);
   };
-
-  // Adds rows [first, first + count) of `rhs`, each scaled by the matching
-  // column of `lhs`, into every row of `out`.
-  auto accumulate = [&](OpBuilder &nb, Location nl, Value first,
-                        int64_t count) {
-    SmallVector<Value> depthIndices = {first};
+  auto offsets = [&](OpBuilder &nb, Location nl, Value first,
+                     int64_t count) {
+    SmallVector<Value> values = {first};
     for (int64_t i = 1; i < count; ++i)
-      depthIndices.push_back(
-          arith::AddIOp::create(nb, nl, first, index(i)));
-    scf::ForOp::create(
-        nb, nl, zero, rows, one, ValueRange{},
-        [&](OpBuilder &rb, Location rl, Value row, ValueRange) {
-          SmallVector<Value> coefficients;
-          for (Value depthIndex : depthIndices) {
-            Value coefficient = memref::LoadOp::create(
-                rb, rl, lhs, ValueRange{row, depthIndex});
-            coefficients.push_back(vector::BroadcastOp::create(
-                rb, rl, vectorType, widened(rb, rl, coefficient)));
-          }
-          // One vector of `out`'s row at `column`; `mask` covers the
-          // columns left after the last full vector.
-          auto update = [&](OpBuilder &cb, Location cl, Value column,
-                            Value mask) {
-            auto load = [&](Value memref, Value rowIndex) -> Value {
-              Type loaded =
-                  cast<MemRefType>(memref.getType()).getElementType();
-              auto loadType = VectorType::get({lanes}, loaded);
-              SmallVector<Value, 2> indices = {rowIndex, column};
-              if (!mask)
-                return vector::LoadOp::create(cb, cl, loadType, memref,
-                                              indices);
-              Value passThrough = arith::ConstantOp::create(
-                  cb, cl, cast<TypedAttr>(cb.getZeroAttr(loadType)));
-              return vector::MaskedLoadOp::create(cb, cl, loadType, memref,
-                                                  indices, mask, passThrough);
-            };
-            Value sum = load(out, row);
-            for (auto [coefficient, depthIndex] :
-                 llvm::zip(coefficients, depthIndices))
-              sum = vector::FMAOp::create(
-                  cb, cl, coefficient,
-                  widened(cb, cl, load(rhs, depthIndex)), sum);
-            if (mask)
-              vector::MaskedStoreOp::create(cb, cl, out,
-                                            ValueRange{row, column}, mask, sum);
-            else
-              vector::StoreOp::create(cb, cl, sum, out,
-                                      ValueRange{row, column});
-          };
-          scf::ForOp::create(
-              rb, rl, zero, mainColumns, laneCount, ValueRange{},
-              [&](OpBuilder &cb, Location cl, Value column, ValueRange) {
-                update(cb, cl, column, Value());
-                scf::YieldOp::create(cb, cl);
-              });
-          Value hasTail = arith::CmpIOp::create(
-              rb, rl, arith::CmpIPredicate::ult, mainColumns, columns);
-          scf::IfOp::create(
-              rb, rl, hasTail, [&](OpBuilder &cb, Location cl) {
-                Value tail =
-                    arith::SubIOp::create(cb, cl, columns, mainColumns);
-                Value mask = vector::CreateMaskOp::create(
-                    cb, cl, VectorType::get({lanes}, cb.getI1Type()),
-                    ValueRange{tail});
-                update(cb, cl, mainColumns, mask);
-                scf::YieldOp::create(cb, cl);
-              });
-          scf::YieldOp::create(rb, rl);
-        });
+      values.push_back(arith::AddIOp::create(nb, nl, first, index(i)));
+    return values;
   };
-  scf::ForOp::create(b, loc, zero, mainDepth, passDepth, ValueRange{},
-                     [&](OpBuilder &nb, Location nl, Value first, ValueRange) {
-                       accumulate(nb, nl, first, kDepthPerPass);
-                       scf::YieldOp::create(nb, nl);
-                     });
-  scf::ForOp::create(b, loc, mainDepth, depth, one, ValueRange{},
-                     [&](OpBuilder &nb, Location nl, Value first, ValueRange) {
-                       accumulate(nb, nl, first, 1);
-                       scf::YieldOp::create(nb, nl);
-                     });
+
+  // Adds rows [firstDepth, firstDepth + depthCount) of `rhs`, each scaled by
+  // the matching column of `lhs`, into rows [firstRow, firstRow + rowCount)
+  // of `out`.
+  auto pass = [&](OpBuilder &nb, Location nl, Value firstDepth,
+                  int64_t depthCount, Value firstRow, int64_t rowCount) {
+    SmallVector<Value> depthIndices =
+        offsets(nb, nl, firstDepth, depthCount);
+    SmallVector<Value> rowIndices = offsets(nb, nl, firstRow, rowCount);
+    // coefficients[r][d] multiplies row d of `rhs` into row r of `out`.
+    SmallVector<SmallVector<Value>> coefficients;
+    for (Value row : rowIndices) {
+      SmallVector<Value> &rowCoefficients = coefficients.emplace_back();
+      for (Value depthIndex : depthIndices) {
+        Value coefficient = memref::LoadOp::create(
+            nb, nl, lhs, ValueRange{row, depthIndex});
+        rowCoefficients.push_back(vector::BroadcastOp::create(
+            nb, nl, vectorType, widened(nb, nl, coefficient)));
+      }
+    }
+    // One vector of each row at `column`; `mask` covers the columns left
+    // after the last full vector.
+    auto update = [&](OpBuilder &cb, Location cl, Value column, Value mask) {
+      auto load = [&](Value memref, Value rowIndex) -> Value {
+        Type loaded = cast<MemRefType>(memref.getType()).getElementType();
+        auto loadType = VectorType::get({lanes}, loaded);
+        SmallVector<Value, 2> indices = {rowIndex, column};
+        if (!mask)
+          return vector::LoadOp::create(cb, cl, loadType, memref, indices);
+        Value passThrough = arith::ConstantOp::create(
+            cb, cl, cast<TypedAttr>(cb.getZeroAttr(loadType)));
+        return vector::MaskedLoadOp::create(cb, cl, loadType, memref,
+                                            indices, mask, passThrough);
+      };
+      SmallVector<Value> sums;
+      for (Value row : rowIndices)
+        sums.push_back(load(out, row));
+      for (auto [depthPosition, depthIndex] : llvm::enumerate(depthIndices)) {
+        Value weights = widened(cb, cl, load(rhs, depthIndex));
+        for (auto [sum, rowCoefficients] : llvm::zip(sums, coefficients))
+          sum = vector::FMAOp::create(cb, cl, rowCoefficients[depthPosition],
+                                      weights, sum);
+      }
+      for (auto [sum, row] : llvm::zip(sums, rowIndices)) {
+        if (mask)
+          vector::MaskedStoreOp::create(cb, cl, out, ValueRange{row, column},
+                                        mask, sum);
+        else
+          vector::StoreOp::create(cb, cl, sum, out, ValueRange{row, column});
+      }
+    };
+    scf::ForOp::create(
+        nb, nl, zero, mainColumns, laneCount, ValueRange{},
+        [&](OpBuilder &cb, Location cl, Value column, ValueRange) {
+          update(cb, cl, column, Value());
+          scf::YieldOp::create(cb, cl);
+        });
+    Value hasTail = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult,
+                                          mainColumns, columns);
+    scf::IfOp::create(nb, nl, hasTail, [&](OpBuilder &cb, Location cl) {
+      Value tail = arith::SubIOp::create(cb, cl, columns, mainColumns);
+      Value mask = vector::CreateMaskOp::create(
+          cb, cl, VectorType::get({lanes}, cb.getI1Type()), ValueRange{tail});
+      update(cb, cl, mainColumns, mask);
+      scf::YieldOp::create(cb, cl);
+    });
+  };
+  // Calls `body(builder, location, iv)` for iv in [lower, upper) by `step`.
+  auto loop = [&](OpBuilder &nb, Location nl, Value lower, Value upper,
+                  int64_t step, auto body) {
+    scf::ForOp::create(nb, nl, lower, upper, index(step), ValueRange{},
+                       [&](OpBuilder &lb, Location ll, Value iv, ValueRange) {
+                         body(lb, ll, iv);
+                         scf::YieldOp::create(lb, ll);
+                       });
+  };
+  loop(b, loc, zero, mainDepth, kStreamingDepthPerPass,
+       [&](OpBuilder &nb, Location nl, Value firstDepth) {
+         loop(nb, nl, zero, mainRows, kStreamingRowsPerPass,
+              [&](OpBuilder &rb, Location rl, Value firstRow) {
+                pass(rb, rl, firstDepth, kStreamingDepthPerPass, firstRow,
+                     kStreamingRowsPerPass);
+              });
+         loop(nb, nl, mainRows, rows, 1,
+              [&](OpBuilder &rb, Location rl, Value row) {
+                pass(rb, rl, firstDepth, kStreamingDepthPerPass, row, 1);
+              });
+       });
+  loop(b, loc, mainDepth, depth, 1,
+       [&](OpBuilder &nb, Location nl, Value depthIndex) {
+         loop(nb, nl, zero, rows, 1,
+              [&](OpBuilder &rb, Location rl, Value row) {
+                pass(rb, rl, depthIndex, 1, row, 1);
+              });
+       });
 }
 
 struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {

@@ -168,37 +168,51 @@ func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memre
 
 // -----
 
-// At most 32 rows (tested at run time): vector code streams the weights once,
-// four rows of them per pass over each output row, the last columns under a
-// mask, bf16 widened as it is loaded; more rows go to CBLAS.
+// At most 128 rows (tested at run time): vector code streams the weights
+// once. Each pass adds eight rows of them into four output rows, whose
+// partial sums stay in registers over the eight; the last columns go under a
+// mask, bf16 is widened as it is loaded, and leftover rows and depth take
+// passes of one. More rows go to CBLAS.
 // STREAM-LABEL: func @few_rows
-//  STREAM-SAME: (%[[X:.*]]: memref<?x6xf32>, %[[W:.*]]: memref<6x20xbf16>, %[[Y:.*]]: memref<?x20xf32>)
+//  STREAM-SAME: (%[[X:.*]]: memref<?x10xf32>, %[[W:.*]]: memref<10x20xbf16>, %[[Y:.*]]: memref<?x20xf32>)
 //       STREAM:   %[[M:.*]] = memref.dim %[[X]], %c0
 //       STREAM:   scf.if
-//       STREAM:     %[[FEW:.*]] = arith.cmpi sle, %[[M]], %c32
+//       STREAM:     %[[FEW:.*]] = arith.cmpi sle, %[[M]], %c128
 //       STREAM:     scf.if %[[FEW]] {
-//       STREAM:       scf.for %[[ROW:.*]] = %c0 to %[[M]] step %c1 {
-//       STREAM:         %[[A0:.*]] = memref.load %[[X]][%[[ROW]], %c0]
-//       STREAM:         %[[B0:.*]] = vector.broadcast %[[A0]] : f32 to vector<16xf32>
-//       STREAM:         %[[A3:.*]] = memref.load %[[X]][%[[ROW]], %c3]
-//       STREAM:         %[[B3:.*]] = vector.broadcast %[[A3]] : f32 to vector<16xf32>
-//       STREAM:         %[[ACC:.*]] = vector.load %[[Y]][%[[ROW]], %c0] : memref<?x20xf32>, vector<16xf32>
-//       STREAM:         %[[W0:.*]] = vector.load %[[W]][%c0, %c0] : memref<6x20xbf16>, vector<16xbf16>
-//       STREAM:         %[[W0F:.*]] = arith.extf %[[W0]] : vector<16xbf16> to vector<16xf32>
-//       STREAM:         %[[S0:.*]] = vector.fma %[[B0]], %[[W0F]], %[[ACC]]
-//       STREAM:         %[[S3:.*]] = vector.fma %[[B3]], %{{.*}}, %{{.*}}
-//       STREAM:         vector.store %[[S3]], %[[Y]][%[[ROW]], %c0]
+//       STREAM:       %[[LEFT:.*]] = arith.remui %[[M]], %c4
+//       STREAM:       %[[GROUPED:.*]] = arith.subi %[[M]], %[[LEFT]]
+//       STREAM:       scf.for %[[R0:.*]] = %c0 to %[[GROUPED]] step %c4 {
+//       STREAM:         %[[R3:.*]] = arith.addi %[[R0]], %c3
+//       STREAM:         %[[A00:.*]] = memref.load %[[X]][%[[R0]], %c0]
+//       STREAM:         %[[B00:.*]] = vector.broadcast %[[A00]] : f32 to vector<16xf32>
+//       STREAM:         %[[A30:.*]] = memref.load %[[X]][%[[R3]], %c0]
+//       STREAM:         %[[B30:.*]] = vector.broadcast %[[A30]] : f32 to vector<16xf32>
+//       STREAM:         memref.load %[[X]][%[[R3]], %c7]
+//       STREAM:         %[[ACC0:.*]] = vector.load %[[Y]][%[[R0]], %c0] : memref<?x20xf32>, vector<16xf32>
+//       STREAM:         %[[ACC3:.*]] = vector.load %[[Y]][%[[R3]], %c0]
+//       STREAM:         %[[W0:.*]] = vector.load %[[W]][%c0, %c0] : memref<10x20xbf16>, vector<16xbf16>
+//  STREAM-NEXT:         %[[W0F:.*]] = arith.extf %[[W0]] : vector<16xbf16> to vector<16xf32>
+//  STREAM-NEXT:         vector.fma %[[B00]], %[[W0F]], %[[ACC0]]
+//  STREAM-NEXT:         vector.fma
+//  STREAM-NEXT:         vector.fma
+//  STREAM-NEXT:         vector.fma %[[B30]], %[[W0F]], %[[ACC3]]
+//       STREAM:         vector.load %[[W]][%c7, %c0]
+//       STREAM:         vector.store %{{.*}}, %[[Y]][%[[R0]], %c0]
+//       STREAM:         vector.store %{{.*}}, %[[Y]][%[[R3]], %c0]
 //       STREAM:         %[[MASK:.*]] = vector.create_mask %c4 : vector<16xi1>
-//       STREAM:         vector.maskedload %[[Y]][%[[ROW]], %c16], %[[MASK]]
-//       STREAM:         vector.maskedstore %[[Y]][%[[ROW]], %c16], %[[MASK]]
-//       STREAM:       scf.for %[[K:.*]] = %c4 to %c6 step %c1 {
+//       STREAM:         vector.maskedload %[[Y]][%[[R0]], %c16], %[[MASK]]
+//       STREAM:         vector.maskedstore %[[Y]][%[[R3]], %c16], %[[MASK]]
+//       STREAM:       scf.for %[[ROW:.*]] = %[[GROUPED]] to %[[M]] step %c1 {
+//       STREAM:         vector.load %[[Y]][%[[ROW]], %c0]
+//       STREAM:         vector.load %[[W]][%c7, %c0]
+//       STREAM:       scf.for %[[K:.*]] = %c8 to %c10 step %c1 {
 //       STREAM:         scf.for
 //       STREAM:           vector.load %[[W]][%[[K]], %c0]
 //       STREAM:     } else {
-//       STREAM:       memref.alloc() : memref<6x20xf32>
+//       STREAM:       memref.alloc() : memref<10x20xf32>
 //       STREAM:       call @cblas_sgemm
-func.func @few_rows(%x: memref<?x6xf32>, %w: memref<6x20xbf16>, %y: memref<?x20xf32>) {
-  linalg.matmul ins(%x, %w : memref<?x6xf32>, memref<6x20xbf16>) outs(%y : memref<?x20xf32>)
+func.func @few_rows(%x: memref<?x10xf32>, %w: memref<10x20xbf16>, %y: memref<?x20xf32>) {
+  linalg.matmul ins(%x, %w : memref<?x10xf32>, memref<10x20xbf16>) outs(%y : memref<?x20xf32>)
   return
 }
 
@@ -206,17 +220,19 @@ func.func @few_rows(%x: memref<?x6xf32>, %w: memref<6x20xbf16>, %y: memref<?x20x
 
 // Rows known to be few: only the streaming product, zero-filled first; f64
 // takes vectors of 8.
-// STREAM-LABEL: func @two_rows
+// STREAM-LABEL: func @six_rows
 //       STREAM:   linalg.fill
-//       STREAM:   scf.for %{{.*}} = %c0 to %c8 step %c4 {
-//       STREAM:     scf.for %{{.*}} = %c0 to %c2 step %c1 {
-//       STREAM:       scf.for %{{.*}} = %c0 to %c32 step %c8 {
-//       STREAM:         vector.fma {{.*}} : vector<8xf64>
+//       STREAM:   scf.for %{{.*}} = %c0 to %c32 step %c8 {
+// STREAM-COUNT-4:   vector.load %{{.*}} : memref<6x32xf64>, vector<8xf64>
+//       STREAM:     vector.fma {{.*}} : vector<8xf64>
+//       STREAM:   scf.for %{{.*}} = %c4 to %c6 step %c1 {
+//       STREAM:     scf.for %{{.*}} = %c0 to %c32 step %c8 {
+//       STREAM:       vector.fma {{.*}} : vector<8xf64>
 //   STREAM-NOT:   cblas_dgemm
 //       STREAM:   return
-func.func @two_rows(%x: memref<2x8xf64>, %w: memref<8x32xf64>, %y: memref<2x32xf64>) {
+func.func @six_rows(%x: memref<6x8xf64>, %w: memref<8x32xf64>, %y: memref<6x32xf64>) {
   %zero = arith.constant 0.0 : f64
-  linalg.fill ins(%zero : f64) outs(%y : memref<2x32xf64>)
-  linalg.matmul ins(%x, %w : memref<2x8xf64>, memref<8x32xf64>) outs(%y : memref<2x32xf64>)
+  linalg.fill ins(%zero : f64) outs(%y : memref<6x32xf64>)
+  linalg.matmul ins(%x, %w : memref<6x8xf64>, memref<8x32xf64>) outs(%y : memref<6x32xf64>)
   return
 }
