@@ -98,6 +98,12 @@ constexpr int64_t kStreamingDepthPerPass = 8;
 /// partial sums in registers: the loads of `out` then cost a quarter as
 /// much per FMA.
 constexpr int64_t kStreamingRowsPerPass = 4;
+/// How many groups of `rhs` rows ahead the pass over output row 0 prefetches
+/// (into L2). Each row of `rhs` is a page or two, and the hardware
+/// prefetcher stops at page ends, so without it every group's first loads
+/// wait on memory; prefetching in every pass instead costs more load slots
+/// than it saves once M reaches 64.
+constexpr int64_t kStreamingPrefetchGroups = 2;
 
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
 /// that reads `rhs` once, row after row: for each group of eight rows of
@@ -122,6 +128,13 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   Value mainDepth = roundDown(depth, kStreamingDepthPerPass);
   Value mainRows = roundDown(rows, kStreamingRowsPerPass);
   Value mainColumns = roundDown(columns, lanes);
+  constexpr int64_t kPrefetchDistance =
+      kStreamingPrefetchGroups * kStreamingDepthPerPass;
+  std::optional<int64_t> knownDepth = getConstantIntValue(depth);
+  bool prefetchesAhead = !knownDepth || *knownDepth > kPrefetchDistance;
+  Value lastDepth =
+      prefetchesAhead ? arith::SubIOp::create(b, loc, depth, index(1))
+                      : Value();
   auto widened = [&](OpBuilder &nb, Location nl, Value value) -> Value {
     Type valueType = value.getType();
     if (getElementTypeOrSelf(valueType) == type)
@@ -140,12 +153,25 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
 
   // Adds rows [firstDepth, firstDepth + depthCount) of `rhs`, each scaled by
   // the matching column of `lhs`, into rows [firstRow, firstRow + rowCount)
-  // of `out`.
+  // of `out`. A full group's pass over row 0 also prefetches the group
+  // kStreamingPrefetchGroups ahead (clamped to the last row of `rhs`).
   auto pass = [&](OpBuilder &nb, Location nl, Value firstDepth,
                   int64_t depthCount, Value firstRow, int64_t rowCount) {
     SmallVector<Value> depthIndices =
         offsets(nb, nl, firstDepth, depthCount);
     SmallVector<Value> rowIndices = offsets(nb, nl, firstRow, rowCount);
+    Value prefetching;
+    SmallVector<Value> prefetchIndices;
+    if (depthCount == kStreamingDepthPerPass && prefetchesAhead) {
+      prefetching = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                          firstRow, zero);
+      for (Value depthIndex : depthIndices)
+        prefetchIndices.push_back(arith::MinUIOp::create(
+            nb, nl,
+            arith::AddIOp::create(nb, nl, depthIndex,
+                                  index(kPrefetchDistance)),
+            lastDepth));
+    }
     // coefficients[r][d] multiplies row d of `rhs` into row r of `out`.
     SmallVector<SmallVector<Value>> coefficients;
     for (Value row : rowIndices) {
@@ -191,6 +217,16 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     scf::ForOp::create(
         nb, nl, zero, mainColumns, laneCount, ValueRange{},
         [&](OpBuilder &cb, Location cl, Value column, ValueRange) {
+          if (prefetching)
+            scf::IfOp::create(cb, cl, prefetching,
+                              [&](OpBuilder &pb, Location pl) {
+                                for (Value row : prefetchIndices)
+                                  memref::PrefetchOp::create(
+                                      pb, pl, rhs, ValueRange{row, column},
+                                      /*isWrite=*/false, /*localityHint=*/2,
+                                      /*isDataCache=*/true);
+                                scf::YieldOp::create(pb, pl);
+                              });
           update(cb, cl, column, Value());
           scf::YieldOp::create(cb, cl);
         });

@@ -172,7 +172,8 @@ func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memre
 // once. Each pass adds eight rows of them into four output rows, whose
 // partial sums stay in registers over the eight; the last columns go under a
 // mask, bf16 is widened as it is loaded, and leftover rows and depth take
-// passes of one. More rows go to CBLAS.
+// passes of one; ten weight rows are too few to prefetch ahead. More rows go
+// to CBLAS.
 // STREAM-LABEL: func @few_rows
 //  STREAM-SAME: (%[[X:.*]]: memref<?x10xf32>, %[[W:.*]]: memref<10x20xbf16>, %[[Y:.*]]: memref<?x20xf32>)
 //       STREAM:   %[[M:.*]] = memref.dim %[[X]], %c0
@@ -234,5 +235,35 @@ func.func @six_rows(%x: memref<6x8xf64>, %w: memref<8x32xf64>, %y: memref<6x32xf
   %zero = arith.constant 0.0 : f64
   linalg.fill ins(%zero : f64) outs(%y : memref<6x32xf64>)
   linalg.matmul ins(%x, %w : memref<6x8xf64>, memref<8x32xf64>) outs(%y : memref<6x32xf64>)
+  return
+}
+
+// -----
+
+// Depth not known to be small: the pass over output row 0 prefetches the
+// weight rows two groups ahead, clamped to the last row; the single rows
+// left after the last group of eight prefetch nothing.
+// STREAM-LABEL: func @prefetching
+//  STREAM-SAME: (%{{.*}}: memref<3x?xf32>, %[[W:.*]]: memref<?x16xf32>, %{{.*}}: memref<3x16xf32>)
+//       STREAM:   %[[K:.*]] = memref.dim
+//       STREAM:   %[[LAST:.*]] = arith.subi %[[K]], %c1
+//       STREAM:   scf.for %[[D:.*]] = %c0 to %{{.*}} step %c8 {
+//       STREAM:     scf.for %[[ROW:.*]] = %c0 to %c3 step %c1 {
+//       STREAM:       %[[D7:.*]] = arith.addi %[[D]], %c7
+//       STREAM:       %[[FIRST:.*]] = arith.cmpi eq, %[[ROW]], %c0
+//       STREAM:       %[[AHEAD0:.*]] = arith.addi %[[D]], %c16
+//       STREAM:       %[[P0:.*]] = arith.minui %[[AHEAD0]], %[[LAST]]
+//       STREAM:       %[[AHEAD7:.*]] = arith.addi %[[D7]], %c16
+//       STREAM:       %[[P7:.*]] = arith.minui %[[AHEAD7]], %[[LAST]]
+//       STREAM:       scf.if %[[FIRST]] {
+//       STREAM:         memref.prefetch %[[W]][%[[P0]], %c0], read, locality<2>, data
+//       STREAM:         memref.prefetch %[[W]][%[[P7]], %c0], read, locality<2>, data
+//       STREAM:       }
+//       STREAM:       vector.load %[[W]][%[[D]], %c0]
+//       STREAM:   scf.for
+//   STREAM-NOT:     memref.prefetch
+//       STREAM:   return
+func.func @prefetching(%x: memref<3x?xf32>, %w: memref<?x16xf32>, %y: memref<3x16xf32>) {
+  linalg.matmul ins(%x, %w : memref<3x?xf32>, memref<?x16xf32>) outs(%y : memref<3x16xf32>)
   return
 }
