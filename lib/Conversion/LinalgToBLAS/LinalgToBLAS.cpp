@@ -99,10 +99,10 @@ constexpr int64_t kStreamingDepthPerPass = 8;
 /// much per FMA.
 constexpr int64_t kStreamingRowsPerPass = 4;
 /// How many groups of `rhs` rows ahead the pass over output row 0 prefetches
-/// (into L2). Each row of `rhs` is a page or two, and the hardware
-/// prefetcher stops at page ends, so without it every group's first loads
-/// wait on memory; prefetching in every pass instead costs more load slots
-/// than it saves once M reaches 64.
+/// (into L2). An expert's weight row is about a page (1024 f32 is 4 KiB),
+/// and the hardware prefetcher stops at page ends, so without it every
+/// group's first loads wait on memory; prefetching in every pass instead
+/// costs more load slots than it saves once M reaches 64.
 constexpr int64_t kStreamingPrefetchGroups = 2;
 
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
