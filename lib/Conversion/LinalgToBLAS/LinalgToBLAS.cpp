@@ -72,7 +72,8 @@ Value widen(PatternRewriter &rewriter, Location loc, Value operand,
   SmallVector<Value> dynamicSizes;
   for (auto [dim, size] : llvm::enumerate(type.getShape()))
     if (ShapedType::isDynamic(size))
-      dynamicSizes.push_back(memref::DimOp::create(rewriter, loc, operand, dim));
+      dynamicSizes.push_back(
+          memref::DimOp::create(rewriter, loc, operand, dim));
   Value wide = memref::AllocOp::create(
       rewriter, loc, MemRefType::get(type.getShape(), gemmType), dynamicSizes);
   AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
@@ -120,7 +121,7 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
-  Value zero = index(0), laneCount = index(lanes);
+  Value zero = index(0);
   auto roundDown = [&](Value size, int64_t multiple) -> Value {
     return arith::SubIOp::create(
         b, loc, size, arith::RemUIOp::create(b, loc, size, index(multiple)));
@@ -149,6 +150,16 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     for (int64_t i = 1; i < count; ++i)
       values.push_back(arith::AddIOp::create(nb, nl, first, index(i)));
     return values;
+  };
+
+  // Calls `body(builder, location, iv)` for iv in [lower, upper) by `step`.
+  auto loop = [&](OpBuilder &nb, Location nl, Value lower, Value upper,
+                  int64_t step, auto body) {
+    scf::ForOp::create(nb, nl, lower, upper, index(step), ValueRange{},
+                       [&](OpBuilder &lb, Location ll, Value iv, ValueRange) {
+                         body(lb, ll, iv);
+                         scf::YieldOp::create(lb, ll);
+                       });
   };
 
   // Adds rows [firstDepth, firstDepth + depthCount) of `rhs`, each scaled by
@@ -214,22 +225,20 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           vector::StoreOp::create(cb, cl, sum, out, ValueRange{row, column});
       }
     };
-    scf::ForOp::create(
-        nb, nl, zero, mainColumns, laneCount, ValueRange{},
-        [&](OpBuilder &cb, Location cl, Value column, ValueRange) {
-          if (prefetching)
-            scf::IfOp::create(cb, cl, prefetching,
-                              [&](OpBuilder &pb, Location pl) {
-                                for (Value row : prefetchIndices)
-                                  memref::PrefetchOp::create(
-                                      pb, pl, rhs, ValueRange{row, column},
-                                      /*isWrite=*/false, /*localityHint=*/2,
-                                      /*isDataCache=*/true);
-                                scf::YieldOp::create(pb, pl);
-                              });
-          update(cb, cl, column, Value());
-          scf::YieldOp::create(cb, cl);
-        });
+    loop(nb, nl, zero, mainColumns, lanes,
+         [&](OpBuilder &cb, Location cl, Value column) {
+           if (prefetching)
+             scf::IfOp::create(cb, cl, prefetching,
+                               [&](OpBuilder &pb, Location pl) {
+                                 for (Value row : prefetchIndices)
+                                   memref::PrefetchOp::create(
+                                       pb, pl, rhs, ValueRange{row, column},
+                                       /*isWrite=*/false, /*localityHint=*/2,
+                                       /*isDataCache=*/true);
+                                 scf::YieldOp::create(pb, pl);
+                               });
+           update(cb, cl, column, Value());
+         });
     Value hasTail = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult,
                                           mainColumns, columns);
     scf::IfOp::create(nb, nl, hasTail, [&](OpBuilder &cb, Location cl) {
@@ -239,15 +248,6 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
       update(cb, cl, mainColumns, mask);
       scf::YieldOp::create(cb, cl);
     });
-  };
-  // Calls `body(builder, location, iv)` for iv in [lower, upper) by `step`.
-  auto loop = [&](OpBuilder &nb, Location nl, Value lower, Value upper,
-                  int64_t step, auto body) {
-    scf::ForOp::create(nb, nl, lower, upper, index(step), ValueRange{},
-                       [&](OpBuilder &lb, Location ll, Value iv, ValueRange) {
-                         body(lb, ll, iv);
-                         scf::YieldOp::create(lb, ll);
-                       });
   };
   loop(b, loc, zero, mainDepth, kStreamingDepthPerPass,
        [&](OpBuilder &nb, Location nl, Value firstDepth) {
@@ -301,7 +301,8 @@ struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
         rewriter, loc, zero, batch, one, ValueRange{},
         [&](OpBuilder &b, Location l, Value index, ValueRange) {
           linalg::MatmulOp::create(
-              b, l, ValueRange{matrixOf(b, lhs, index), matrixOf(b, rhs, index)},
+              b, l,
+              ValueRange{matrixOf(b, lhs, index), matrixOf(b, rhs, index)},
               ValueRange{matrixOf(b, out, index)});
           scf::YieldOp::create(b, l);
         });
