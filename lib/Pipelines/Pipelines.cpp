@@ -183,6 +183,10 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
   case Stage::MapToGPU:
     llvm_unreachable("the CPU pipeline has no GPU stage");
   case Stage::LowerToLLVM:
+    // First: the approximations are built of arith, math and vector ops,
+    // which the passes below lower.
+    if (options.approximateMath)
+      pm.addPass(createConvertMathToPolynomials());
     pm.addPass(createSCFToControlFlowPass());
     pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());

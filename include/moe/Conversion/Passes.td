@@ -110,6 +110,32 @@ def ConvertRuntimeChecksToCalls
   ];
 }
 
+def ConvertMathToPolynomials : Pass<"convert-math-to-polynomials"> {
+  let summary = "Replace f32 math functions by polynomial approximations";
+  let description = [{
+    Rewrites the selected `math` functions on f32 (and, computed in f32,
+    f16 and bf16) scalars and vectors into arithmetic: MLIR's polynomial
+    approximations, accurate to a few ulp. f64 ops are left alone.
+
+    LLVM has no vector form of `expf`, `logf` or `erfcf` on x86: without this
+    pass each element of a loop over them is a libm call, and the loop stays
+    scalar. The gating of a layer with many experts evaluates them over all
+    `T x n` logits (the load estimator's normal CDF, the noise's softplus),
+    where those calls are a visible share of the layer's time.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Names of the math ops to approximate, without the dialect "
+               "prefix (default: exp, expm1, log, log1p, log2, erf, erfc, "
+               "tanh)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   let summary = "Run f32/f64 GEMMs on buffers through CBLAS (OpenBLAS)";
   let description = [{

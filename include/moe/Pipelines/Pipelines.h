@@ -53,6 +53,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Threads (OpenMP) for the fused experts' workers and "
                      "the row blocks of the token loops; 1: no threads"),
       llvm::cl::init(1)};
+  Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("Compute f32 exp, log, erf and erfc with polynomials "
+                     "that vectorize (off: libm calls)"),
+      llvm::cl::init(true)};
 };
 
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).
