@@ -156,9 +156,15 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
     A product of at most `streaming-max-rows` rows (M; tested at run time
     when dynamic) is vector code instead, reading the right-hand side once,
     eight rows at a time into four output rows held in registers, without
-    the packing that a BLAS GEMM does: an expert that gets its share of a
-    batch of up to a few hundred tokens spends much of a GEMM call packing
-    its weights (see docs/Performance.md).
+    copying it: with so few rows, the copy a BLAS GEMM makes of its operands
+    costs more than the arithmetic (see docs/Performance.md). A product of
+    up to `packed-max-rows` rows (tested likewise) copies each 64 columns of
+    up to 128 right-hand rows into a contiguous panel (prefetching the next
+    panel's part of each row as it goes) and runs blocks of four output
+    rows by four vectors, held in registers, through the panel: the copy
+    costs two memory operations per vector against the rows' FMAs, and
+    keeps the panel's rows, 4 KiB apart in an expert's weights, in L1. More
+    rows than that go to CBLAS, whose kernel is then faster.
 
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
     an order of magnitude faster than loops; the other linalg ops are left
@@ -166,9 +172,13 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   }];
   let options = [
     Option<"streamingMaxRows", "streaming-max-rows", "int64_t",
-           /*default=*/"128",
+           /*default=*/"32",
            "Most rows of a GEMM computed by streaming its right-hand side "
-           "(0: every GEMM calls CBLAS)">,
+           "(0: none)">,
+    Option<"packedMaxRows", "packed-max-rows", "int64_t",
+           /*default=*/"384",
+           "Most rows of a GEMM computed through packed panels of its "
+           "right-hand side, above streaming-max-rows (0: none)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -106,6 +106,44 @@ constexpr int64_t kStreamingRowsPerPass = 4;
 /// costs more load slots than it saves once M reaches 64.
 constexpr int64_t kStreamingPrefetchGroups = 2;
 
+/// Builds `for iv in [lower, upper) step step` with no results, its body
+/// from `body(builder, location, iv)`.
+template <typename Body>
+void buildLoop(OpBuilder &b, Location loc, Value lower, Value upper,
+               int64_t step, Body body) {
+  scf::ForOp::create(b, loc, lower, upper,
+                     arith::ConstantIndexOp::create(b, loc, step),
+                     ValueRange{},
+                     [&](OpBuilder &lb, Location ll, Value iv, ValueRange) {
+                       body(lb, ll, iv);
+                       scf::YieldOp::create(lb, ll);
+                     });
+}
+
+/// `lanes` elements of `memref` from `indices` on; where `mask` is given,
+/// only its lanes, zeros elsewhere.
+Value loadVector(OpBuilder &b, Location loc, Value memref, ValueRange indices,
+                 int64_t lanes, Value mask) {
+  Type element = cast<MemRefType>(memref.getType()).getElementType();
+  auto type = VectorType::get({lanes}, element);
+  if (!mask)
+    return vector::LoadOp::create(b, loc, type, memref, indices);
+  Value passThrough = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(type)));
+  return vector::MaskedLoadOp::create(b, loc, type, memref, indices, mask,
+                                      passThrough);
+}
+
+/// `value` (a scalar or vector) widened to `type` elements, if narrower.
+Value widenTo(OpBuilder &b, Location loc, Value value, FloatType type) {
+  Type valueType = value.getType();
+  if (getElementTypeOrSelf(valueType) == type)
+    return value;
+  if (auto vector = dyn_cast<VectorType>(valueType))
+    return arith::ExtFOp::create(b, loc, vector.clone(type), value);
+  return arith::ExtFOp::create(b, loc, type, value);
+}
+
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
 /// that reads `rhs` once, row after row: for each group of eight rows of
 /// `rhs`, every group of four output rows takes their contributions in one
@@ -136,13 +174,8 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   Value lastDepth =
       prefetchesAhead ? arith::SubIOp::create(b, loc, depth, index(1))
                       : Value();
-  auto widened = [&](OpBuilder &nb, Location nl, Value value) -> Value {
-    Type valueType = value.getType();
-    if (getElementTypeOrSelf(valueType) == type)
-      return value;
-    auto vector = dyn_cast<VectorType>(valueType);
-    return arith::ExtFOp::create(nb, nl, vector ? Type(vectorType) : type,
-                                 value);
+  auto widened = [&](OpBuilder &nb, Location nl, Value value) {
+    return widenTo(nb, nl, value, type);
   };
   auto offsets = [&](OpBuilder &nb, Location nl, Value first,
                      int64_t count) {
@@ -150,16 +183,6 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     for (int64_t i = 1; i < count; ++i)
       values.push_back(arith::AddIOp::create(nb, nl, first, index(i)));
     return values;
-  };
-
-  // Calls `body(builder, location, iv)` for iv in [lower, upper) by `step`.
-  auto loop = [&](OpBuilder &nb, Location nl, Value lower, Value upper,
-                  int64_t step, auto body) {
-    scf::ForOp::create(nb, nl, lower, upper, index(step), ValueRange{},
-                       [&](OpBuilder &lb, Location ll, Value iv, ValueRange) {
-                         body(lb, ll, iv);
-                         scf::YieldOp::create(lb, ll);
-                       });
   };
 
   // Adds rows [firstDepth, firstDepth + depthCount) of `rhs`, each scaled by
@@ -197,16 +220,9 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     // One vector of each row at `column`; `mask` covers the columns left
     // after the last full vector.
     auto update = [&](OpBuilder &cb, Location cl, Value column, Value mask) {
-      auto load = [&](Value memref, Value rowIndex) -> Value {
-        Type loaded = cast<MemRefType>(memref.getType()).getElementType();
-        auto loadType = VectorType::get({lanes}, loaded);
-        SmallVector<Value, 2> indices = {rowIndex, column};
-        if (!mask)
-          return vector::LoadOp::create(cb, cl, loadType, memref, indices);
-        Value passThrough = arith::ConstantOp::create(
-            cb, cl, cast<TypedAttr>(cb.getZeroAttr(loadType)));
-        return vector::MaskedLoadOp::create(cb, cl, loadType, memref,
-                                            indices, mask, passThrough);
+      auto load = [&](Value memref, Value rowIndex) {
+        return loadVector(cb, cl, memref, ValueRange{rowIndex, column}, lanes,
+                          mask);
       };
       SmallVector<Value> sums;
       for (Value row : rowIndices)
@@ -225,20 +241,20 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           vector::StoreOp::create(cb, cl, sum, out, ValueRange{row, column});
       }
     };
-    loop(nb, nl, zero, mainColumns, lanes,
-         [&](OpBuilder &cb, Location cl, Value column) {
-           if (prefetching)
-             scf::IfOp::create(cb, cl, prefetching,
-                               [&](OpBuilder &pb, Location pl) {
-                                 for (Value row : prefetchIndices)
-                                   memref::PrefetchOp::create(
-                                       pb, pl, rhs, ValueRange{row, column},
-                                       /*isWrite=*/false, /*localityHint=*/2,
-                                       /*isDataCache=*/true);
-                                 scf::YieldOp::create(pb, pl);
-                               });
-           update(cb, cl, column, Value());
-         });
+    buildLoop(nb, nl, zero, mainColumns, lanes,
+              [&](OpBuilder &cb, Location cl, Value column) {
+                if (prefetching)
+                  scf::IfOp::create(
+                      cb, cl, prefetching, [&](OpBuilder &pb, Location pl) {
+                        for (Value row : prefetchIndices)
+                          memref::PrefetchOp::create(
+                              pb, pl, rhs, ValueRange{row, column},
+                              /*isWrite=*/false, /*localityHint=*/2,
+                              /*isDataCache=*/true);
+                        scf::YieldOp::create(pb, pl);
+                      });
+                update(cb, cl, column, Value());
+              });
     Value hasTail = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult,
                                           mainColumns, columns);
     scf::IfOp::create(nb, nl, hasTail, [&](OpBuilder &cb, Location cl) {
@@ -249,25 +265,210 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
       scf::YieldOp::create(cb, cl);
     });
   };
-  loop(b, loc, zero, mainDepth, kStreamingDepthPerPass,
-       [&](OpBuilder &nb, Location nl, Value firstDepth) {
-         loop(nb, nl, zero, mainRows, kStreamingRowsPerPass,
-              [&](OpBuilder &rb, Location rl, Value firstRow) {
-                pass(rb, rl, firstDepth, kStreamingDepthPerPass, firstRow,
-                     kStreamingRowsPerPass);
+  buildLoop(b, loc, zero, mainDepth, kStreamingDepthPerPass,
+            [&](OpBuilder &nb, Location nl, Value firstDepth) {
+              buildLoop(nb, nl, zero, mainRows, kStreamingRowsPerPass,
+                        [&](OpBuilder &rb, Location rl, Value firstRow) {
+                          pass(rb, rl, firstDepth, kStreamingDepthPerPass,
+                               firstRow, kStreamingRowsPerPass);
+                        });
+              buildLoop(nb, nl, mainRows, rows, 1,
+                        [&](OpBuilder &rb, Location rl, Value row) {
+                          pass(rb, rl, firstDepth, kStreamingDepthPerPass,
+                               row, 1);
+                        });
+            });
+  buildLoop(b, loc, mainDepth, depth, 1,
+            [&](OpBuilder &nb, Location nl, Value depthIndex) {
+              buildLoop(nb, nl, zero, rows, 1,
+                        [&](OpBuilder &rb, Location rl, Value row) {
+                          pass(rb, rl, depthIndex, 1, row, 1);
+                        });
+            });
+}
+
+/// Columns of `rhs` the packed product copies into one panel, in vectors:
+/// with four rows, sixteen accumulators in registers, and each panel vector
+/// loaded serves four FMAs.
+constexpr int64_t kPackedPanelVectors = 4;
+/// Output rows that share each panel vector loaded.
+constexpr int64_t kPackedRowsPerBlock = 4;
+/// Rows of `rhs` in a panel: 128 x 64 f32 is 32 KiB, which stays in L1
+/// while every block of output rows runs through it.
+constexpr int64_t kPackedPanelDepth = 128;
+
+/// `out [M, N] += lhs [M, K] . rhs [K, N]` for a moderate number of rows M,
+/// as vector code that keeps a 4 x 64 block of `out` (f32; 4 x 32 for f64)
+/// in registers while it runs through a panel of 128 rows and 64 columns of
+/// `rhs`. Each 128 rows of `rhs` are first copied, in the order they lie in
+/// memory, into contiguous panels: read in place, a panel's rows would be
+/// 4 KiB apart (an expert's weight rows), all in the same few L1 sets, and
+/// evicted before the next block of output rows could reuse them; and a
+/// panel-wide read of each row would leave the hardware prefetcher little
+/// to follow. The copy costs two memory operations per vector against the
+/// M FMAs that use it. Narrower `rhs` is widened as it is copied, narrower
+/// `lhs` as it is loaded; columns past N in the last panel are zeros, and
+/// its part of `out` is loaded and stored under masks. `rhs` and `out` have
+/// unit-stride rows.
+void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                       Value out, Value rows, Value depth, Value columns,
+                       FloatType type) {
+  int64_t lanes = kStreamingVectorBits / type.getWidth();
+  int64_t panelWidth = lanes * kPackedPanelVectors;
+  auto vectorType = VectorType::get({lanes}, type);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value zero = index(0);
+  Value panelWidthValue = index(panelWidth);
+  auto roundDown = [&](Value size, int64_t multiple) -> Value {
+    return arith::SubIOp::create(
+        b, loc, size, arith::RemUIOp::create(b, loc, size, index(multiple)));
+  };
+  Value mainRows = roundDown(rows, kPackedRowsPerBlock);
+  Value mainColumns = roundDown(columns, panelWidth);
+  Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                        mainColumns, columns);
+  // Where the last panel is partial, these cover its columns left of N.
+  Value tailWidth = arith::SubIOp::create(b, loc, columns, mainColumns);
+  SmallVector<Value> tailMasks;
+  for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+    tailMasks.push_back(vector::CreateMaskOp::create(
+        b, loc, VectorType::get({lanes}, b.getI1Type()),
+        ValueRange{arith::SubIOp::create(b, loc, tailWidth,
+                                         index(v * lanes))}));
+  Value panel = memref::AllocOp::create(
+      b, loc, MemRefType::get({kPackedPanelDepth, panelWidth}, type));
+  Value lastColumn = arith::SubIOp::create(b, loc, columns, index(1));
+  SmallVector<Value> panelColumns;
+  for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+    panelColumns.push_back(index(v * lanes));
+  // Calls `body(builder, location, firstColumn, masks)` for each full panel
+  // (no masks) and, behind a test, the partial one.
+  auto forEachPanel = [&](OpBuilder &pb, Location pl, auto body) {
+    buildLoop(pb, pl, zero, mainColumns, panelWidth,
+              [&](OpBuilder &cb, Location cl, Value firstColumn) {
+                body(cb, cl, firstColumn, ArrayRef<Value>());
               });
-         loop(nb, nl, mainRows, rows, 1,
-              [&](OpBuilder &rb, Location rl, Value row) {
-                pass(rb, rl, firstDepth, kStreamingDepthPerPass, row, 1);
+    scf::IfOp::create(pb, pl, hasTail, [&](OpBuilder &cb, Location cl) {
+      body(cb, cl, mainColumns, ArrayRef<Value>(tailMasks));
+      scf::YieldOp::create(cb, cl);
+    });
+  };
+  auto vectorColumnsOf = [&](OpBuilder &cb, Location cl, Value firstColumn) {
+    SmallVector<Value> vectorColumns;
+    for (Value panelColumn : panelColumns)
+      vectorColumns.push_back(
+          arith::AddIOp::create(cb, cl, firstColumn, panelColumn));
+    return vectorColumns;
+  };
+
+  // Output rows [firstRow, firstRow + rowCount), panel columns from
+  // `firstColumn`, through rows [firstDepth, firstDepth + panelDepth).
+  auto rowBlock = [&](OpBuilder &rb, Location rl, Value firstDepth,
+                      Value panelDepth, Value firstColumn,
+                      ArrayRef<Value> masks, Value firstRow,
+                      int64_t rowCount) {
+    auto maskOf = [&](int64_t v) { return masks.empty() ? Value() : masks[v]; };
+    SmallVector<Value> vectorColumns = vectorColumnsOf(rb, rl, firstColumn);
+    SmallVector<Value> outRows = {firstRow};
+    for (int64_t r = 1; r < rowCount; ++r)
+      outRows.push_back(arith::AddIOp::create(rb, rl, firstRow, index(r)));
+    // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
+    SmallVector<Value> sums;
+    for (Value row : outRows)
+      for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+        sums.push_back(loadVector(rb, rl, out,
+                                  ValueRange{row, vectorColumns[v]}, lanes,
+                                  maskOf(v)));
+    auto accumulate = scf::ForOp::create(
+        rb, rl, zero, panelDepth, index(1), sums,
+        [&](OpBuilder &fb, Location fl, Value panelRow, ValueRange partial) {
+          SmallVector<Value> weights;
+          for (Value panelColumn : panelColumns)
+            weights.push_back(vector::LoadOp::create(
+                fb, fl, vectorType, panel, ValueRange{panelRow, panelColumn}));
+          Value depthIndex =
+              arith::AddIOp::create(fb, fl, firstDepth, panelRow);
+
+          SmallVector<Value> updated(partial);
+          for (auto [r, row] : llvm::enumerate(outRows)) {
+            Value coefficient = vector::BroadcastOp::create(
+                fb, fl, vectorType,
+                widenTo(fb, fl,
+                        memref::LoadOp::create(fb, fl, lhs,
+                                               ValueRange{row, depthIndex}),
+                        type));
+            for (auto [v, weight] : llvm::enumerate(weights)) {
+              Value &sum = updated[r * kPackedPanelVectors + v];
+              sum = vector::FMAOp::create(fb, fl, coefficient, weight, sum);
+            }
+          }
+          scf::YieldOp::create(fb, fl, updated);
+        });
+    for (auto [r, row] : llvm::enumerate(outRows))
+      for (int64_t v = 0; v < kPackedPanelVectors; ++v) {
+        Value sum = accumulate.getResult(r * kPackedPanelVectors + v);
+        SmallVector<Value, 2> indices = {row, vectorColumns[v]};
+        if (Value mask = maskOf(v))
+          vector::MaskedStoreOp::create(rb, rl, out, indices, mask, sum);
+        else
+          vector::StoreOp::create(rb, rl, sum, out, indices);
+      }
+  };
+
+  buildLoop(
+      b, loc, zero, depth, kPackedPanelDepth,
+      [&](OpBuilder &db, Location dl, Value firstDepth) {
+        Value panelDepth = arith::MinSIOp::create(
+            db, dl, arith::SubIOp::create(db, dl, depth, firstDepth),
+            index(kPackedPanelDepth));
+        forEachPanel(db, dl, [&](OpBuilder &cb, Location cl,
+                                 Value firstColumn, ArrayRef<Value> masks) {
+          SmallVector<Value> vectorColumns =
+              vectorColumnsOf(cb, cl, firstColumn);
+          // While a full panel is copied, the same rows' part of the next
+          // panel is prefetched (into L2; clamped to the last column), to
+          // arrive while this panel's products run.
+          SmallVector<Value> nextColumns;
+          if (masks.empty())
+            for (Value column : vectorColumns)
+              nextColumns.push_back(arith::MinUIOp::create(
+                  cb, cl, arith::AddIOp::create(cb, cl, column, panelWidthValue),
+                  lastColumn));
+          buildLoop(
+              cb, cl, zero, panelDepth, 1,
+              [&](OpBuilder &kb, Location kl, Value panelRow) {
+                Value row =
+                    arith::AddIOp::create(kb, kl, firstDepth, panelRow);
+                for (Value column : nextColumns)
+                  memref::PrefetchOp::create(kb, kl, rhs,
+                                             ValueRange{row, column},
+                                             /*isWrite=*/false,
+                                             /*localityHint=*/2,
+                                             /*isDataCache=*/true);
+                for (int64_t v = 0; v < kPackedPanelVectors; ++v) {
+                  Value loaded = loadVector(
+                      kb, kl, rhs, ValueRange{row, vectorColumns[v]}, lanes,
+                      masks.empty() ? Value() : masks[v]);
+                  vector::StoreOp::create(
+                      kb, kl, widenTo(kb, kl, loaded, type), panel,
+                      ValueRange{panelRow, panelColumns[v]});
+                }
               });
-       });
-  loop(b, loc, mainDepth, depth, 1,
-       [&](OpBuilder &nb, Location nl, Value depthIndex) {
-         loop(nb, nl, zero, rows, 1,
-              [&](OpBuilder &rb, Location rl, Value row) {
-                pass(rb, rl, depthIndex, 1, row, 1);
-              });
-       });
+          buildLoop(cb, cl, zero, mainRows, kPackedRowsPerBlock,
+                    [&](OpBuilder &rb, Location rl, Value firstRow) {
+                      rowBlock(rb, rl, firstDepth, panelDepth, firstColumn,
+                               masks, firstRow, kPackedRowsPerBlock);
+                    });
+          buildLoop(cb, cl, mainRows, rows, 1,
+                    [&](OpBuilder &rb, Location rl, Value row) {
+                      rowBlock(rb, rl, firstDepth, panelDepth, firstColumn,
+                               masks, row, 1);
+                    });
+        });
+      });
+  memref::DeallocOp::create(b, loc, panel);
 }
 
 struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
@@ -312,8 +513,10 @@ struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
 };
 
 struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
-  MatmulToGemmCall(MLIRContext *ctx, int64_t streamingMaxRows)
-      : OpRewritePattern(ctx), streamingMaxRows(streamingMaxRows) {}
+  MatmulToGemmCall(MLIRContext *ctx, int64_t streamingMaxRows,
+                   int64_t packedMaxRows)
+      : OpRewritePattern(ctx), streamingMaxRows(streamingMaxRows),
+        packedMaxRows(packedMaxRows) {}
 
   LogicalResult matchAndRewrite(linalg::MatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -420,29 +623,35 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     }
     if (zeroFill && !fillWhenSkipped)
       rewriter.eraseOp(zeroFill);
-    // Few rows: the streaming product, where M is only known at run time
-    // behind a test of it, with CBLAS in the else branch.
+    // Few rows: vector code instead of CBLAS, by M (behind run-time tests
+    // of it where M is dynamic, CBLAS in the last else branch): the
+    // streaming product up to streamingMaxRows, then the packed product up
+    // to packedMaxRows.
     std::optional<int64_t> knownM = getConstantIntValue(mIndex);
-    bool mayStream =
-        streamingMaxRows > 0 &&
-        hasUnitStrideRows(cast<MemRefType>(rhs.getType())) &&
-        !(knownM && *knownM > streamingMaxRows);
-    if (mayStream) {
-      bool alwaysStream = knownM.has_value();
+    SmallVector<std::pair<decltype(&emitStreamingProduct), int64_t>> products;
+    if (hasUnitStrideRows(cast<MemRefType>(rhs.getType()))) {
+      if (streamingMaxRows > 0)
+        products.push_back({&emitStreamingProduct, streamingMaxRows});
+      if (packedMaxRows > streamingMaxRows)
+        products.push_back({&emitPackedProduct, packedMaxRows});
+    }
+    for (auto [emitProduct, maxRows] : products) {
+      if (knownM && *knownM > maxRows)
+        continue;
       scf::IfOp fewRows;
-      if (!alwaysStream) {
+      if (!knownM) {
         Value few = arith::CmpIOp::create(
             rewriter, loc, arith::CmpIPredicate::sle, mIndex,
-            arith::ConstantIndexOp::create(rewriter, loc, streamingMaxRows));
+            arith::ConstantIndexOp::create(rewriter, loc, maxRows));
         fewRows = scf::IfOp::create(rewriter, loc, few,
                                     /*withElseRegion=*/true);
         rewriter.setInsertionPointToStart(fewRows.thenBlock());
       }
       if (fillValue)
         linalg::FillOp::create(rewriter, loc, fillValue, out);
-      emitStreamingProduct(rewriter, loc, lhs, rhs, out, mIndex, kIndex,
-                           nIndex, *elementType);
-      if (alwaysStream) {
+      emitProduct(rewriter, loc, lhs, rhs, out, mIndex, kIndex, nIndex,
+                  *elementType);
+      if (knownM) {
         rewriter.eraseOp(op);
         return success();
       }
@@ -519,6 +728,7 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
   }
 
   int64_t streamingMaxRows;
+  int64_t packedMaxRows;
 };
 
 struct ConvertLinalgToBLASPass
@@ -528,7 +738,8 @@ struct ConvertLinalgToBLASPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<BatchMatmulToLoop>(&getContext());
-    patterns.add<MatmulToGemmCall>(&getContext(), streamingMaxRows);
+    patterns.add<MatmulToGemmCall>(&getContext(), streamingMaxRows,
+                                   packedMaxRows);
     // The streaming product's loops and tail branch fold where sizes are
     // static.
     scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());

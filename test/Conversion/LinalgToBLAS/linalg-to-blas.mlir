@@ -1,5 +1,6 @@
-// RUN: moe-opt %s -convert-linalg-to-blas=streaming-max-rows=0 -split-input-file | FileCheck %s
+// RUN: moe-opt %s -convert-linalg-to-blas="streaming-max-rows=0 packed-max-rows=0" -split-input-file | FileCheck %s
 // RUN: moe-opt %s -convert-linalg-to-blas -split-input-file | FileCheck %s --check-prefix=STREAM
+// RUN: moe-opt %s -convert-linalg-to-blas=streaming-max-rows=0 -split-input-file | FileCheck %s --check-prefix=PACKED
 
 // One expert's rows and weights are slices of larger buffers: the call takes
 // their addresses (aligned pointer + offset) and row strides as leading
@@ -168,17 +169,17 @@ func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memre
 
 // -----
 
-// At most 128 rows (tested at run time): vector code streams the weights
+// At most 32 rows (tested at run time): vector code streams the weights
 // once. Each pass adds eight rows of them into four output rows, whose
 // partial sums stay in registers over the eight; the last columns go under a
 // mask, bf16 is widened as it is loaded, and leftover rows and depth take
-// passes of one; ten weight rows are too few to prefetch ahead. More rows go
-// to CBLAS.
+// passes of one; ten weight rows are too few to prefetch ahead. Up to 384
+// rows go through packed panels (@packed below), more to CBLAS.
 // STREAM-LABEL: func @few_rows
 //  STREAM-SAME: (%[[X:.*]]: memref<?x10xf32>, %[[W:.*]]: memref<10x20xbf16>, %[[Y:.*]]: memref<?x20xf32>)
 //       STREAM:   %[[M:.*]] = memref.dim %[[X]], %c0
 //       STREAM:   scf.if
-//       STREAM:     %[[FEW:.*]] = arith.cmpi sle, %[[M]], %c128
+//       STREAM:     %[[FEW:.*]] = arith.cmpi sle, %[[M]], %c32
 //       STREAM:     scf.if %[[FEW]] {
 //       STREAM:       %[[LEFT:.*]] = arith.remui %[[M]], %c4
 //       STREAM:       %[[GROUPED:.*]] = arith.subi %[[M]], %[[LEFT]]
@@ -210,8 +211,11 @@ func.func @filled_otherwise(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %y: memre
 //       STREAM:         scf.for
 //       STREAM:           vector.load %[[W]][%[[K]], %c0]
 //       STREAM:     } else {
-//       STREAM:       memref.alloc() : memref<10x20xf32>
-//       STREAM:       call @cblas_sgemm
+//       STREAM:       arith.cmpi sle, %[[M]], %c384
+//       STREAM:       memref.alloc() : memref<128x64xf32>
+//       STREAM:       } else {
+//       STREAM:         memref.alloc() : memref<10x20xf32>
+//       STREAM:         call @cblas_sgemm
 func.func @few_rows(%x: memref<?x10xf32>, %w: memref<10x20xbf16>, %y: memref<?x20xf32>) {
   linalg.matmul ins(%x, %w : memref<?x10xf32>, memref<10x20xbf16>) outs(%y : memref<?x20xf32>)
   return
@@ -265,5 +269,45 @@ func.func @six_rows(%x: memref<6x8xf64>, %w: memref<8x32xf64>, %y: memref<6x32xf
 //       STREAM:   return
 func.func @prefetching(%x: memref<3x?xf32>, %w: memref<?x16xf32>, %y: memref<3x16xf32>) {
   linalg.matmul ins(%x, %w : memref<3x?xf32>, memref<?x16xf32>) outs(%y : memref<3x16xf32>)
+  return
+}
+
+// -----
+
+// Up to 384 rows: the packed product. Each 64 columns of up to 128 weight
+// rows are copied (bf16 widened) into a contiguous panel, prefetching the
+// next panel's part of each row; four output rows by four vectors then stay
+// in registers through the panel's rows. The last 16 columns make a partial
+// panel: zeros past N in the copy, masked loads and stores of the output.
+// PACKED-LABEL: func @packed
+//  PACKED-SAME: (%[[X:.*]]: memref<?x10xf32>, %[[W:.*]]: memref<10x80xbf16>, %[[Y:.*]]: memref<?x80xf32>)
+//       PACKED:   %[[M:.*]] = memref.dim %[[X]], %c0
+//       PACKED:   arith.cmpi sle, %[[M]], %c384
+//       PACKED:   %[[TAIL0:.*]] = vector.create_mask %c16 : vector<16xi1>
+//       PACKED:   %[[PANEL:.*]] = memref.alloc() : memref<128x64xf32>
+//       PACKED:   scf.for %[[D:.*]] = %c0 to %c10 step %c1 {
+//       PACKED:     memref.prefetch %[[W]][%[[D]], %c64], read, locality<2>, data
+//       PACKED:     %[[V:.*]] = vector.load %[[W]][%[[D]], %c0] : memref<10x80xbf16>, vector<16xbf16>
+//  PACKED-NEXT:     %[[VF:.*]] = arith.extf %[[V]] : vector<16xbf16> to vector<16xf32>
+//  PACKED-NEXT:     vector.store %[[VF]], %[[PANEL]][%[[D]], %c0]
+//       PACKED:   scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
+// PACKED-COUNT-16:  vector.load %[[Y]]
+//       PACKED:     scf.for %[[DD:.*]] = %c0 to %c10 step %c1 iter_args(
+// PACKED-COUNT-4:     vector.load %[[PANEL]][%[[DD]], %c{{[0-9]+}}]
+//       PACKED:       %[[A:.*]] = memref.load %[[X]][%[[R]], %[[DD]]]
+//  PACKED-NEXT:       %[[AB:.*]] = vector.broadcast %[[A]] : f32 to vector<16xf32>
+//  PACKED-NEXT:       vector.fma %[[AB]]
+//       PACKED:       scf.yield
+// PACKED-COUNT-16:  vector.store %{{.*}}, %[[Y]]
+//       PACKED:   scf.for %{{.*}} = %{{.*}} to %[[M]] step %c1 {
+//       PACKED:     scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+//       PACKED:   vector.maskedload %[[W]][%{{.*}}, %c64], %[[TAIL0]]
+//       PACKED:   vector.maskedload %[[Y]][%{{.*}}, %c64], %[[TAIL0]]
+//       PACKED:   vector.maskedstore %[[Y]][%{{.*}}, %c64], %[[TAIL0]]
+//       PACKED:   memref.dealloc %[[PANEL]]
+//       PACKED: } else {
+//       PACKED:   call @cblas_sgemm
+func.func @packed(%x: memref<?x10xf32>, %w: memref<10x80xbf16>, %y: memref<?x80xf32>) {
+  linalg.matmul ins(%x, %w : memref<?x10xf32>, memref<10x80xbf16>) outs(%y : memref<?x80xf32>)
   return
 }
