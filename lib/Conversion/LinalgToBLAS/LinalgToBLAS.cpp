@@ -300,16 +300,16 @@ constexpr int64_t kPackedPanelDepth = 128;
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a moderate number of rows M,
 /// as vector code that keeps a 4 x 64 block of `out` (f32; 4 x 32 for f64)
 /// in registers while it runs through a panel of 128 rows and 64 columns of
-/// `rhs`. Each 128 rows of `rhs` are first copied, in the order they lie in
-/// memory, into contiguous panels: read in place, a panel's rows would be
-/// 4 KiB apart (an expert's weight rows), all in the same few L1 sets, and
-/// evicted before the next block of output rows could reuse them; and a
-/// panel-wide read of each row would leave the hardware prefetcher little
-/// to follow. The copy costs two memory operations per vector against the
-/// M FMAs that use it. Narrower `rhs` is widened as it is copied, narrower
-/// `lhs` as it is loaded; columns past N in the last panel are zeros, and
-/// its part of `out` is loaded and stored under masks. `rhs` and `out` have
-/// unit-stride rows.
+/// `rhs`. The panel is first copied into a contiguous buffer: read in place,
+/// its rows would be 4 KiB apart (an expert's weight rows), all in the same
+/// few L1 sets, and evicted before the next block of output rows could
+/// reuse them. While one panel is copied, the same rows of the next are
+/// prefetched, so its copy finds them in L2: the copy is a separate loop,
+/// with no FMAs to hide a wait on memory. It costs two memory operations
+/// per vector against the M FMAs that use it. Narrower `rhs` is widened as
+/// it is copied, narrower `lhs` as it is loaded; columns past N in the last
+/// panel are zeros, and its part of `out` is loaded and stored under masks.
+/// `rhs` and `out` have unit-stride rows.
 void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                        Value out, Value rows, Value depth, Value columns,
                        FloatType type) {
@@ -434,7 +434,8 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           if (masks.empty())
             for (Value column : vectorColumns)
               nextColumns.push_back(arith::MinUIOp::create(
-                  cb, cl, arith::AddIOp::create(cb, cl, column, panelWidthValue),
+                  cb, cl,
+                  arith::AddIOp::create(cb, cl, column, panelWidthValue),
                   lastColumn));
           buildLoop(
               cb, cl, zero, panelDepth, 1,
