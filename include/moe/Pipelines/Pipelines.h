@@ -55,8 +55,9 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::init(1)};
   Option<bool> approximateMath{
       *this, "approximate-math",
-      llvm::cl::desc("Compute f32 exp, log, erf and erfc with polynomials "
-                     "that vectorize (off: libm calls)"),
+      llvm::cl::desc("Compute f32 math functions (exp, log, erf, erfc, "
+                     "...) with polynomials that vectorize (off: libm "
+                     "calls)"),
       llvm::cl::init(true)};
 };
 

@@ -144,13 +144,50 @@ Value widenTo(OpBuilder &b, Location loc, Value value, FloatType type) {
   return arith::ExtFOp::create(b, loc, type, value);
 }
 
+/// Stores `value` at `indices` of `memref`; where `mask` is given, only its
+/// lanes.
+void storeVector(OpBuilder &b, Location loc, Value value, Value memref,
+                 ValueRange indices, Value mask) {
+  if (mask)
+    vector::MaskedStoreOp::create(b, loc, memref, indices, mask, value);
+  else
+    vector::StoreOp::create(b, loc, value, memref, indices);
+}
+
+/// Prefetches the line at `indices` of `memref` into L2 for reading.
+void prefetchForRead(OpBuilder &b, Location loc, Value memref,
+                     ValueRange indices) {
+  memref::PrefetchOp::create(b, loc, memref, indices, /*isWrite=*/false,
+                             /*localityHint=*/2, /*isDataCache=*/true);
+}
+
+/// `size` rounded down to a multiple of `multiple`.
+Value roundDown(OpBuilder &b, Location loc, Value size, int64_t multiple) {
+  return arith::SubIOp::create(
+      b, loc, size,
+      arith::RemUIOp::create(b, loc, size,
+                             arith::ConstantIndexOp::create(b, loc,
+                                                            multiple)));
+}
+
+/// `first`, `first + 1`, ..., `first + count - 1`.
+SmallVector<Value> consecutiveIndices(OpBuilder &b, Location loc, Value first,
+                                      int64_t count) {
+  SmallVector<Value> indices = {first};
+  for (int64_t i = 1; i < count; ++i)
+    indices.push_back(arith::AddIOp::create(
+        b, loc, first, arith::ConstantIndexOp::create(b, loc, i)));
+  return indices;
+}
+
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
 /// that reads `rhs` once, row after row: for each group of eight rows of
 /// `rhs`, every group of four output rows takes their contributions in one
-/// pass over N (masked at its end). A packing GEMM reads `rhs` twice and
-/// writes it once, which costs more than the arithmetic when M is an
-/// expert's share of a batch of up to a few hundred tokens. Narrower inputs
-/// are widened as they are loaded. `rhs` and `out` have unit-stride rows.
+/// pass over N (masked at its end). Copying `rhs` into panels first (what
+/// a BLAS GEMM and `emitPackedProduct` do) reads it twice and writes it
+/// once, which costs more than the arithmetic when M is an expert's share
+/// of a small batch. Narrower inputs are widened as they are loaded. `rhs`
+/// and `out` have unit-stride rows.
 void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                           Value out, Value rows, Value depth, Value columns,
                           FloatType type) {
@@ -160,13 +197,9 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     return arith::ConstantIndexOp::create(b, loc, value);
   };
   Value zero = index(0);
-  auto roundDown = [&](Value size, int64_t multiple) -> Value {
-    return arith::SubIOp::create(
-        b, loc, size, arith::RemUIOp::create(b, loc, size, index(multiple)));
-  };
-  Value mainDepth = roundDown(depth, kStreamingDepthPerPass);
-  Value mainRows = roundDown(rows, kStreamingRowsPerPass);
-  Value mainColumns = roundDown(columns, lanes);
+  Value mainDepth = roundDown(b, loc, depth, kStreamingDepthPerPass);
+  Value mainRows = roundDown(b, loc, rows, kStreamingRowsPerPass);
+  Value mainColumns = roundDown(b, loc, columns, lanes);
   constexpr int64_t kPrefetchDistance =
       kStreamingPrefetchGroups * kStreamingDepthPerPass;
   std::optional<int64_t> knownDepth = getConstantIntValue(depth);
@@ -177,13 +210,6 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   auto widened = [&](OpBuilder &nb, Location nl, Value value) {
     return widenTo(nb, nl, value, type);
   };
-  auto offsets = [&](OpBuilder &nb, Location nl, Value first,
-                     int64_t count) {
-    SmallVector<Value> values = {first};
-    for (int64_t i = 1; i < count; ++i)
-      values.push_back(arith::AddIOp::create(nb, nl, first, index(i)));
-    return values;
-  };
 
   // Adds rows [firstDepth, firstDepth + depthCount) of `rhs`, each scaled by
   // the matching column of `lhs`, into rows [firstRow, firstRow + rowCount)
@@ -192,8 +218,9 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   auto pass = [&](OpBuilder &nb, Location nl, Value firstDepth,
                   int64_t depthCount, Value firstRow, int64_t rowCount) {
     SmallVector<Value> depthIndices =
-        offsets(nb, nl, firstDepth, depthCount);
-    SmallVector<Value> rowIndices = offsets(nb, nl, firstRow, rowCount);
+        consecutiveIndices(nb, nl, firstDepth, depthCount);
+    SmallVector<Value> rowIndices =
+        consecutiveIndices(nb, nl, firstRow, rowCount);
     Value prefetching;
     SmallVector<Value> prefetchIndices;
     if (depthCount == kStreamingDepthPerPass && prefetchesAhead) {
@@ -233,13 +260,8 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           sum = vector::FMAOp::create(cb, cl, rowCoefficients[depthPosition],
                                       weights, sum);
       }
-      for (auto [sum, row] : llvm::zip(sums, rowIndices)) {
-        if (mask)
-          vector::MaskedStoreOp::create(cb, cl, out, ValueRange{row, column},
-                                        mask, sum);
-        else
-          vector::StoreOp::create(cb, cl, sum, out, ValueRange{row, column});
-      }
+      for (auto [sum, row] : llvm::zip(sums, rowIndices))
+        storeVector(cb, cl, sum, out, ValueRange{row, column}, mask);
     };
     buildLoop(nb, nl, zero, mainColumns, lanes,
               [&](OpBuilder &cb, Location cl, Value column) {
@@ -247,10 +269,7 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                   scf::IfOp::create(
                       cb, cl, prefetching, [&](OpBuilder &pb, Location pl) {
                         for (Value row : prefetchIndices)
-                          memref::PrefetchOp::create(
-                              pb, pl, rhs, ValueRange{row, column},
-                              /*isWrite=*/false, /*localityHint=*/2,
-                              /*isDataCache=*/true);
+                          prefetchForRead(pb, pl, rhs, ValueRange{row, column});
                         scf::YieldOp::create(pb, pl);
                       });
                 update(cb, cl, column, Value());
@@ -321,12 +340,8 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   };
   Value zero = index(0);
   Value panelWidthValue = index(panelWidth);
-  auto roundDown = [&](Value size, int64_t multiple) -> Value {
-    return arith::SubIOp::create(
-        b, loc, size, arith::RemUIOp::create(b, loc, size, index(multiple)));
-  };
-  Value mainRows = roundDown(rows, kPackedRowsPerBlock);
-  Value mainColumns = roundDown(columns, panelWidth);
+  Value mainRows = roundDown(b, loc, rows, kPackedRowsPerBlock);
+  Value mainColumns = roundDown(b, loc, columns, panelWidth);
   Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                         mainColumns, columns);
   // Where the last panel is partial, these cover its columns left of N.
@@ -355,25 +370,17 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
       scf::YieldOp::create(cb, cl);
     });
   };
-  auto vectorColumnsOf = [&](OpBuilder &cb, Location cl, Value firstColumn) {
-    SmallVector<Value> vectorColumns;
-    for (Value panelColumn : panelColumns)
-      vectorColumns.push_back(
-          arith::AddIOp::create(cb, cl, firstColumn, panelColumn));
-    return vectorColumns;
-  };
 
-  // Output rows [firstRow, firstRow + rowCount), panel columns from
-  // `firstColumn`, through rows [firstDepth, firstDepth + panelDepth).
+  // Output rows [firstRow, firstRow + rowCount), at the panel's columns of
+  // `out` (`vectorColumns`, one per vector), through rows [firstDepth,
+  // firstDepth + panelDepth).
   auto rowBlock = [&](OpBuilder &rb, Location rl, Value firstDepth,
-                      Value panelDepth, Value firstColumn,
+                      Value panelDepth, ArrayRef<Value> vectorColumns,
                       ArrayRef<Value> masks, Value firstRow,
                       int64_t rowCount) {
     auto maskOf = [&](int64_t v) { return masks.empty() ? Value() : masks[v]; };
-    SmallVector<Value> vectorColumns = vectorColumnsOf(rb, rl, firstColumn);
-    SmallVector<Value> outRows = {firstRow};
-    for (int64_t r = 1; r < rowCount; ++r)
-      outRows.push_back(arith::AddIOp::create(rb, rl, firstRow, index(r)));
+    SmallVector<Value> outRows =
+        consecutiveIndices(rb, rl, firstRow, rowCount);
     // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
     SmallVector<Value> sums;
     for (Value row : outRows)
@@ -407,14 +414,9 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           scf::YieldOp::create(fb, fl, updated);
         });
     for (auto [r, row] : llvm::enumerate(outRows))
-      for (int64_t v = 0; v < kPackedPanelVectors; ++v) {
-        Value sum = accumulate.getResult(r * kPackedPanelVectors + v);
-        SmallVector<Value, 2> indices = {row, vectorColumns[v]};
-        if (Value mask = maskOf(v))
-          vector::MaskedStoreOp::create(rb, rl, out, indices, mask, sum);
-        else
-          vector::StoreOp::create(rb, rl, sum, out, indices);
-      }
+      for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+        storeVector(rb, rl, accumulate.getResult(r * kPackedPanelVectors + v),
+                    out, ValueRange{row, vectorColumns[v]}, maskOf(v));
   };
 
   buildLoop(
@@ -425,8 +427,10 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
             index(kPackedPanelDepth));
         forEachPanel(db, dl, [&](OpBuilder &cb, Location cl,
                                  Value firstColumn, ArrayRef<Value> masks) {
-          SmallVector<Value> vectorColumns =
-              vectorColumnsOf(cb, cl, firstColumn);
+          SmallVector<Value> vectorColumns;
+          for (Value panelColumn : panelColumns)
+            vectorColumns.push_back(
+                arith::AddIOp::create(cb, cl, firstColumn, panelColumn));
           // While a full panel is copied, the same rows' part of the next
           // panel is prefetched (into L2; clamped to the last column), to
           // arrive while this panel's products run.
@@ -443,11 +447,7 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                 Value row =
                     arith::AddIOp::create(kb, kl, firstDepth, panelRow);
                 for (Value column : nextColumns)
-                  memref::PrefetchOp::create(kb, kl, rhs,
-                                             ValueRange{row, column},
-                                             /*isWrite=*/false,
-                                             /*localityHint=*/2,
-                                             /*isDataCache=*/true);
+                  prefetchForRead(kb, kl, rhs, ValueRange{row, column});
                 for (int64_t v = 0; v < kPackedPanelVectors; ++v) {
                   Value loaded = loadVector(
                       kb, kl, rhs, ValueRange{row, vectorColumns[v]}, lanes,
@@ -459,12 +459,12 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
               });
           buildLoop(cb, cl, zero, mainRows, kPackedRowsPerBlock,
                     [&](OpBuilder &rb, Location rl, Value firstRow) {
-                      rowBlock(rb, rl, firstDepth, panelDepth, firstColumn,
+                      rowBlock(rb, rl, firstDepth, panelDepth, vectorColumns,
                                masks, firstRow, kPackedRowsPerBlock);
                     });
           buildLoop(cb, cl, mainRows, rows, 1,
                     [&](OpBuilder &rb, Location rl, Value row) {
-                      rowBlock(rb, rl, firstDepth, panelDepth, firstColumn,
+                      rowBlock(rb, rl, firstDepth, panelDepth, vectorColumns,
                                masks, row, 1);
                     });
         });
