@@ -355,47 +355,104 @@ struct ExpertsLowering : OpConversionPattern<ExpertsOp> {
   }
 };
 
-/// Adds `gate * values[row]` into `output[token]` for every row of the tile
-/// `values` `[rows, d_out]`, whose choices are `choices` `[rows]`. A loop:
-/// a token may appear twice if its routing names one expert twice.
-Value scatterAddRows(OpBuilder &b, Location loc, Value values, Value choices,
-                     Value gates, Value k, Value output) {
-  auto outputType = cast<RankedTensorType>(output.getType());
-  auto rowType = RankedTensorType::get({outputType.getDimSize(1)},
-                                       outputType.getElementType());
-  OpFoldResult width = tensor::getMixedSize(b, loc, output, 1);
-  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+/// Builds an `scf.for` over the `choices` `[rows]` of a tile that carries
+/// `init`: `body(builder, location, row, choice, token, state)` returns the
+/// new state. The choice and its token (`choice / k`) are computed once per
+/// row, so the row's elementwise work becomes an inner loop over contiguous
+/// elements, which LLVM vectorizes.
+Value forEachChoiceRow(
+    OpBuilder &b, Location loc, Value choices, Value k, Value init,
+    function_ref<Value(OpBuilder &, Location, Value, Value, Value, Value)>
+        body) {
   auto loop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), tensor::DimOp::create(b, loc, values, 0),
-      indexConstant(b, loc, 1), ValueRange{output},
+      b, loc, indexConstant(b, loc, 0),
+      tensor::DimOp::create(b, loc, choices, 0), indexConstant(b, loc, 1),
+      ValueRange{init},
       [&](OpBuilder &nb, Location nl, Value row, ValueRange state) {
         Value choice = castIndex(
             nb, nl, tensor::ExtractOp::create(nb, nl, choices, ValueRange{row}),
             nb.getIndexType());
         Value token = arith::DivUIOp::create(nb, nl, choice, k);
+        scf::YieldOp::create(nb, nl,
+                             body(nb, nl, row, choice, token, state.front()));
+      });
+  return loop.getResult(0);
+}
+
+/// Row `offset` of the matrix `matrix`, `[d]`.
+Value extractRow(OpBuilder &b, Location loc, Value matrix, Value offset) {
+  auto type = cast<RankedTensorType>(matrix.getType());
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({type.getDimSize(1)}, type.getElementType()),
+      matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1),
+                             tensor::getMixedSize(b, loc, matrix, 1)},
+      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+}
+
+/// `matrix` with its row `offset` replaced by `row`.
+Value insertRow(OpBuilder &b, Location loc, Value row, Value matrix,
+                Value offset) {
+  return tensor::InsertSliceOp::create(
+      b, loc, row, matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1),
+                             tensor::getMixedSize(b, loc, matrix, 1)},
+      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+}
+
+/// The tile `[rows, d]` of `mathType` whose row `r` is the input row of the
+/// token of `choices[r]`: the gather on load. Unlike `gatherChoiceRows` (one
+/// parallel generic, which the thread distribution can split), it runs
+/// inside a worker, and a generic over (row, column) would reload the
+/// choice for every element: LLVM cannot tell it from the stores, and keeps
+/// the copy scalar.
+Value gatherTileRows(OpBuilder &b, Location loc, Value input, Value choices,
+                     Value k, Type mathType) {
+  Value init = emptyTensor(b, loc,
+                           {tensor::getMixedSize(b, loc, choices, 0),
+                            tensor::getMixedSize(b, loc, input, 1)},
+                           mathType);
+  return forEachChoiceRow(
+      b, loc, choices, k, init,
+      [&](OpBuilder &nb, Location nl, Value row, Value, Value token,
+          Value tile) {
+        Value converted =
+            elementwise(nb, nl, extractRow(nb, nl, input, token),
+                        extractRow(nb, nl, tile, row),
+                        [&](OpBuilder &bb, Location bl, ValueRange args) {
+                          return SmallVector<Value>{
+                              convertFloat(bb, bl, args[0], mathType)};
+                        })
+                .front();
+        return insertRow(nb, nl, converted, tile, row);
+      });
+}
+
+/// Adds `gate * values[row]` into `output[token]` for every row of the tile
+/// `values` `[rows, d_out]`, whose choices are `choices` `[rows]`. A loop:
+/// a token may appear twice if its routing names one expert twice.
+Value scatterAddRows(OpBuilder &b, Location loc, Value values, Value choices,
+                     Value gates, Value k, Value output) {
+  Type elementType = cast<RankedTensorType>(output.getType()).getElementType();
+  return forEachChoiceRow(
+      b, loc, choices, k, output,
+      [&](OpBuilder &nb, Location nl, Value row, Value choice, Value token,
+          Value accumulated) {
         Value gate = convertFloat(
-            nb, nl, tensor::ExtractOp::create(nb, nl, gates, ValueRange{choice}),
-            outputType.getElementType());
-        SmallVector<OpFoldResult> rowSizes = {nb.getIndexAttr(1), width};
-        SmallVector<OpFoldResult> sourceOffsets = {row, nb.getIndexAttr(0)};
-        SmallVector<OpFoldResult> targetOffsets = {token, nb.getIndexAttr(0)};
-        Value contribution = tensor::ExtractSliceOp::create(
-            nb, nl, rowType, values, sourceOffsets, rowSizes, strides);
-        Value target = tensor::ExtractSliceOp::create(
-            nb, nl, rowType, state.front(), targetOffsets, rowSizes, strides);
+            nb, nl,
+            tensor::ExtractOp::create(nb, nl, gates, ValueRange{choice}),
+            elementType);
         Value sum =
-            elementwise(nb, nl, contribution, target,
+            elementwise(nb, nl, extractRow(nb, nl, values, row),
+                        extractRow(nb, nl, accumulated, token),
                         [&](OpBuilder &bb, Location bl, ValueRange args) {
                           return SmallVector<Value>{arith::AddFOp::create(
                               bb, bl, args[1],
                               arith::MulFOp::create(bb, bl, gate, args[0]))};
                         })
                 .front();
-        Value updated = tensor::InsertSliceOp::create(
-            nb, nl, sum, state.front(), targetOffsets, rowSizes, strides);
-        scf::YieldOp::create(nb, nl, updated);
+        return insertRow(nb, nl, sum, accumulated, token);
       });
-  return loop.getResult(0);
 }
 
 struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
@@ -468,7 +525,7 @@ struct RoutedFFNLowering : OpConversionPattern<RoutedFFNOp> {
                         ArrayRef<OpFoldResult>{cb.getIndexAttr(1)});
                     // The gather on load: converted to the math type as read.
                     Value tile =
-                        gatherChoiceRows(cb, cl, input, choices, k, mathType);
+                        gatherTileRows(cb, cl, input, choices, k, mathType);
                     Value tileOutput = feedForward(
                         cb, cl, tile, weights, op.getActivation(), mathType);
                     return scatterAddRows(cb, cl, tileOutput, choices,

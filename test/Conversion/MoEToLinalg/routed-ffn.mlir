@@ -5,8 +5,9 @@
 
 // moe.routed_ffn groups the choices by expert (the scan moe.dispatch makes,
 // recording the choice each row holds), then for each expert walks its rows
-// in tiles of 64: the tile is gathered from the input rows of its choices'
-// tokens straight into the first GEMM's operand, runs through the expert,
+// in tiles of 64: the tile is gathered, a row at a time, from the input rows
+// of its choices' tokens straight into the first GEMM's operand (the
+// identity row copies fold to slices), runs through the expert,
 // and each output row is scaled by its gate and added into its token's row
 // of the result. Nothing of [T*k, d] is built.
 // CHECK-LABEL: func @routed
@@ -25,9 +26,12 @@
 //       CHECK:     scf.for %[[TILE:.*]] = %[[BEGIN]] to %[[END]] step %c64 iter_args(%[[PART:.*]] = %[[ACC]])
 //       CHECK:       %[[SIZE:.*]] = affine.min #{{.*}}(%[[TILE]])[%[[END]]]
 //       CHECK:       %[[CHOICES:.*]] = tensor.extract_slice %[[ASSIGN]]#2[%[[TILE]]] [%[[SIZE]]] [1]
-//       CHECK:       %[[A:.*]] = linalg.generic {{.*}} ins(%[[CHOICES]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x16xf32>)
-//       CHECK:         arith.divui
-//       CHECK:         tensor.extract %[[X]]
+//       CHECK:       %[[A:.*]] = scf.for %[[GR:.*]] = %c0 to %[[SIZE]] step %c1 iter_args(%[[GATHERED:.*]] = %{{.*}}) -> (tensor<?x16xf32>)
+//       CHECK:         %[[GCHOICE:.*]] = tensor.extract %[[CHOICES]][%[[GR]]]
+//       CHECK:         %[[GC:.*]] = arith.index_cast %[[GCHOICE]]
+//       CHECK:         %[[GT:.*]] = arith.divui %[[GC]], %c2
+//       CHECK:         %[[XROW:.*]] = tensor.extract_slice %[[X]][%[[GT]], 0] [1, 16]
+//       CHECK:         tensor.insert_slice %[[XROW]] into %[[GATHERED]][%[[GR]], 0] [1, 16]
 //       CHECK:       %[[H:.*]] = linalg.matmul ins(%[[A]], %[[W1]] : tensor<?x16xf32>, tensor<16x32xf32>)
 //       CHECK:       linalg.matmul
 //       CHECK:       %[[OUT:.*]] = linalg.generic
@@ -80,4 +84,27 @@ func.func @routed(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
       : (tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x16x32xf32>,
          tensor<4x32xf32>, tensor<4x32x8xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
+}
+
+// bf16 tokens are widened to f32 as each row is gathered.
+// CHECK-LABEL: func @routed_bf16
+//       CHECK:   scf.for %[[R:.*]] = %c0 to %{{.*}} step %c1 iter_args(%[[TILE:.*]] = %{{.*}}) -> (tensor<?x16xf32>)
+//       CHECK:     %[[CHOICE:.*]] = tensor.extract %{{.*}}[%[[R]]]
+//       CHECK:     %[[C:.*]] = arith.index_cast %[[CHOICE]]
+//       CHECK:     %[[T:.*]] = arith.divui %[[C]], %c2
+//       CHECK:     %[[ROW:.*]] = tensor.extract_slice %{{.*}}[%[[T]], 0] [1, 16] [1, 1] : tensor<?x16xbf16> to tensor<16xbf16>
+//       CHECK:     %[[DST:.*]] = tensor.extract_slice %[[TILE]][%[[R]], 0] [1, 16] [1, 1] : tensor<?x16xf32> to tensor<16xf32>
+//       CHECK:     %[[WIDE:.*]] = linalg.generic {{.*}} ins(%[[ROW]] : tensor<16xbf16>) outs(%[[DST]] : tensor<16xf32>)
+//       CHECK:       arith.extf
+//       CHECK:     tensor.insert_slice %[[WIDE]] into %[[TILE]][%[[R]], 0] [1, 16]
+//       CHECK:   linalg.matmul
+func.func @routed_bf16(%x: tensor<?x16xbf16>, %gates: tensor<?x2xbf16>,
+                       %idx: tensor<?x2xi64>, %w1: tensor<4x16x32xbf16>,
+                       %b1: tensor<4x32xbf16>, %w2: tensor<4x32x8xbf16>,
+                       %b2: tensor<4x8xbf16>) -> tensor<?x8xbf16> {
+  %y = moe.routed_ffn <relu> %x, %gates, %idx w1(%w1) b1(%b1) w2(%w2) b2(%b2)
+      : (tensor<?x16xbf16>, tensor<?x2xbf16>, tensor<?x2xi64>,
+         tensor<4x16x32xbf16>, tensor<4x32xbf16>, tensor<4x32x8xbf16>,
+         tensor<4x8xbf16>) -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
 }
