@@ -382,9 +382,10 @@ Value forEachChoiceRow(
 /// Row `offset` of the matrix `matrix`, `[d]`.
 Value extractRow(OpBuilder &b, Location loc, Value matrix, Value offset) {
   auto type = cast<RankedTensorType>(matrix.getType());
+  auto rowType =
+      RankedTensorType::get({type.getDimSize(1)}, type.getElementType());
   return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get({type.getDimSize(1)}, type.getElementType()),
-      matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
+      b, loc, rowType, matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1),
                              tensor::getMixedSize(b, loc, matrix, 1)},
       SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
