@@ -379,28 +379,6 @@ Value forEachChoiceRow(
   return loop.getResult(0);
 }
 
-/// Row `offset` of the matrix `matrix`, `[d]`.
-Value extractRow(OpBuilder &b, Location loc, Value matrix, Value offset) {
-  auto type = cast<RankedTensorType>(matrix.getType());
-  auto rowType =
-      RankedTensorType::get({type.getDimSize(1)}, type.getElementType());
-  return tensor::ExtractSliceOp::create(
-      b, loc, rowType, matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1),
-                             tensor::getMixedSize(b, loc, matrix, 1)},
-      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
-}
-
-/// `matrix` with its row `offset` replaced by `row`.
-Value insertRow(OpBuilder &b, Location loc, Value row, Value matrix,
-                Value offset) {
-  return tensor::InsertSliceOp::create(
-      b, loc, row, matrix, ArrayRef<OpFoldResult>{offset, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1),
-                             tensor::getMixedSize(b, loc, matrix, 1)},
-      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
-}
-
 /// The tile `[rows, d]` of `mathType` whose row `r` is the input row of the
 /// token of `choices[r]`: the gather on load. Unlike `gatherChoiceRows` (one
 /// parallel generic, which the thread distribution can split), it runs

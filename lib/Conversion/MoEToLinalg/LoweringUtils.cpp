@@ -386,34 +386,63 @@ Value lowering::sumPerExpert(OpBuilder &b, Location loc, Value indices,
       .front();
 }
 
-/// Column `column` (an `index` value) of `matrix` `[R, C]` as `[R]`.
-static Value extractColumnAt(OpBuilder &b, Location loc, Value matrix,
-                             OpFoldResult column) {
+namespace {
+/// The slice of `matrix` `[R, C]` that is its line `position` along `dim`:
+/// row `position` for dim 0, column `position` for dim 1.
+struct LineSlice {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  RankedTensorType lineType;
+};
+} // namespace
+
+static LineSlice lineOf(OpBuilder &b, Location loc, Value matrix, unsigned dim,
+                        OpFoldResult position) {
   auto type = cast<RankedTensorType>(matrix.getType());
-  auto columnType =
-      RankedTensorType::get({type.getDimSize(0)}, type.getElementType());
-  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), column};
-  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, matrix, 0),
-                                     b.getIndexAttr(1)};
-  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-  return tensor::ExtractSliceOp::create(b, loc, columnType, matrix, offsets,
-                                        sizes, strides);
+  unsigned across = 1 - dim;
+  LineSlice slice;
+  slice.offsets.assign(2, b.getIndexAttr(0));
+  slice.offsets[dim] = position;
+  slice.sizes.assign(2, b.getIndexAttr(1));
+  slice.sizes[across] = tensor::getMixedSize(b, loc, matrix, across);
+  slice.strides.assign(2, b.getIndexAttr(1));
+  slice.lineType = RankedTensorType::get({type.getDimSize(across)},
+                                         type.getElementType());
+  return slice;
+}
+
+static Value extractLine(OpBuilder &b, Location loc, Value matrix,
+                         unsigned dim, OpFoldResult position) {
+  LineSlice slice = lineOf(b, loc, matrix, dim, position);
+  return tensor::ExtractSliceOp::create(b, loc, slice.lineType, matrix,
+                                        slice.offsets, slice.sizes,
+                                        slice.strides);
+}
+
+static Value insertLine(OpBuilder &b, Location loc, Value line, Value matrix,
+                        unsigned dim, OpFoldResult position) {
+  LineSlice slice = lineOf(b, loc, matrix, dim, position);
+  return tensor::InsertSliceOp::create(b, loc, line, matrix, slice.offsets,
+                                       slice.sizes, slice.strides);
 }
 
 Value lowering::extractColumn(OpBuilder &b, Location loc, Value matrix,
                               int64_t column) {
-  return extractColumnAt(b, loc, matrix, b.getIndexAttr(column));
+  return extractLine(b, loc, matrix, 1, b.getIndexAttr(column));
 }
 
 Value lowering::insertColumn(OpBuilder &b, Location loc, Value values,
                              Value matrix, int64_t column) {
-  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
-                                       b.getIndexAttr(column)};
-  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, matrix, 0),
-                                     b.getIndexAttr(1)};
-  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-  return tensor::InsertSliceOp::create(b, loc, values, matrix, offsets, sizes,
-                                       strides);
+  return insertLine(b, loc, values, matrix, 1, b.getIndexAttr(column));
+}
+
+Value lowering::extractRow(OpBuilder &b, Location loc, Value matrix,
+                           Value row) {
+  return extractLine(b, loc, matrix, 0, row);
+}
+
+Value lowering::insertRow(OpBuilder &b, Location loc, Value values,
+                          Value matrix, Value row) {
+  return insertLine(b, loc, values, matrix, 0, row);
 }
 
 lowering::RowTopK lowering::scanRowTopK(OpBuilder &b, Location loc,
@@ -519,9 +548,9 @@ static std::pair<Value, Value> topKBySelectionPasses(OpBuilder &b,
         nb, nl, first, zero,
         arith::SubIOp::create(nb, nl, position, indexConstant(nb, nl, 1)));
     Value previousValues =
-        extractColumnAt(nb, nl, picked[0], previousPosition);
+        extractLine(nb, nl, picked[0], 1, previousPosition);
     Value previousIndices =
-        extractColumnAt(nb, nl, picked[1], previousPosition);
+        extractLine(nb, nl, picked[1], 1, previousPosition);
     Value bestValue = filledTensor(nb, nl, rows, keyType, -kInfinity);
     Value bestIndex = filledTensor(nb, nl, rows, i64, -1);
     // The largest entry ranking below the previous pick, in the order

@@ -187,6 +187,13 @@ Value extractColumn(OpBuilder &b, Location loc, Value matrix, int64_t column);
 Value insertColumn(OpBuilder &b, Location loc, Value values, Value matrix,
                    int64_t column);
 
+/// Row `row` of `matrix` `[R, C]` as `[C]`.
+Value extractRow(OpBuilder &b, Location loc, Value matrix, Value row);
+
+/// `matrix` `[R, C]` with row `row` replaced by `values` `[C]`.
+Value insertRow(OpBuilder &b, Location loc, Value values, Value matrix,
+                Value row);
+
 //===----------------------------------------------------------------------===//
 // Routing layouts
 //===----------------------------------------------------------------------===//
