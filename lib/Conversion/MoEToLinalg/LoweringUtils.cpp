@@ -445,11 +445,65 @@ Value lowering::insertRow(OpBuilder &b, Location loc, Value values,
   return insertLine(b, loc, values, matrix, 0, row);
 }
 
+/// The k sorted (key, column) slots `keys`, `columns` after offering them
+/// the entry (`key`, `column`), keys then columns. Columns arrive in
+/// ascending order, so a key displaces only strictly smaller ones: equal
+/// keys keep the lower column first. An empty slot (column -1) takes any
+/// key, -inf included.
+static SmallVector<Value> insertIntoTopK(OpBuilder &b, Location loc,
+                                         Value key, Value column,
+                                         ValueRange keys,
+                                         ValueRange columns) {
+  int64_t k = keys.size();
+  Type indexType = column.getType();
+  auto ranksAbove = [&](int64_t slot) -> Value {
+    Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                        columns[slot],
+                                        intConstant(b, loc, indexType, 0));
+    Value greater = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                          key, keys[slot]);
+    return arith::OrIOp::create(b, loc, empty, greater);
+  };
+  // Once the slots are full, few entries of a row enter them (about
+  // k ln(m / k) of m random ones): one compare with the last slot skips the
+  // insertion, a branch where the insertion's selects would form a chain
+  // through every entry.
+  Value enters = ranksAbove(k - 1);
+  SmallVector<Type> slotTypes = llvm::to_vector(keys.getTypes());
+  llvm::append_range(slotTypes, columns.getTypes());
+  auto insertion = scf::IfOp::create(b, loc, slotTypes, enters,
+                                     /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(insertion.elseBlock());
+  SmallVector<Value> unchanged = llvm::to_vector(keys);
+  llvm::append_range(unchanged, columns);
+  scf::YieldOp::create(b, loc, unchanged);
+  // The slots stay sorted, so the new entry lands in the first slot it
+  // ranks above and every later slot shifts down by one.
+  b.setInsertionPointToStart(insertion.thenBlock());
+  SmallVector<Value> above;
+  for (int64_t slot = 0; slot < k - 1; ++slot)
+    above.push_back(ranksAbove(slot));
+  above.push_back(enters);
+  SmallVector<Value> inserted;
+  for (auto [old, incoming] : {std::pair{keys, key}, {columns, column}}) {
+    for (int64_t slot = 0; slot < k; ++slot) {
+      Value here =
+          arith::SelectOp::create(b, loc, above[slot], incoming, old[slot]);
+      if (slot > 0)
+        here = arith::SelectOp::create(b, loc, above[slot - 1], old[slot - 1],
+                                       here);
+      inserted.push_back(here);
+    }
+  }
+  scf::YieldOp::create(b, loc, inserted);
+  return llvm::to_vector_of<Value>(insertion.getResults());
+}
+
 lowering::RowTopK lowering::scanRowTopK(OpBuilder &b, Location loc,
                                         Value input, int64_t k,
                                         Type indexType, ValueRange extraInits,
                                         RowScanUpdate extraUpdate) {
-  MLIRContext *ctx = b.getContext();
   Type keyType =
       computeType(cast<RankedTensorType>(input.getType()).getElementType());
   OpFoldResult rows = tensor::getMixedSize(b, loc, input, 0);
@@ -459,52 +513,36 @@ lowering::RowTopK lowering::scanRowTopK(OpBuilder &b, Location loc,
   for (int64_t slot = 0; slot < k; ++slot)
     inits.push_back(filledTensor(b, loc, rows, indexType, -1.0));
   llvm::append_range(inits, extraInits);
-  SmallVector<AffineMap> initMaps(inits.size(), projection(ctx, 2, {0}));
+  SmallVector<AffineMap> initMaps(inits.size(),
+                                  b.getMultiDimIdentityMap(1));
+  // The generic is parallel over rows; each row's state lives in the
+  // iter_args of an scf.for over its entries, in registers, where a
+  // reduction dimension of the generic would load and store every slot
+  // per entry.
   SmallVector<Value> scanned = generic(
-      b, loc, input, b.getMultiDimIdentityMap(2), inits, initMaps,
-      {utils::IteratorType::parallel, utils::IteratorType::reduction},
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value entry = args[0];
-        ValueRange keys = args.slice(1, k), columns = args.slice(1 + k, k);
-        Value key = rankingKey(nb, nl, entry, keyType);
-        Value column =
-            castIndex(nb, nl, linalg::IndexOp::create(nb, nl, 1), indexType);
-        // Columns arrive in ascending order, so a key displaces only
-        // strictly smaller ones: equal keys keep the lower column first.
-        // An empty slot (column -1) takes any key, -inf included.
-        SmallVector<Value> ranksAbove;
-        for (int64_t slot = 0; slot < k; ++slot) {
-          Value empty =
-              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
-                                    columns[slot],
-                                    intConstant(nb, nl, indexType, 0));
-          Value greater = arith::CmpFOp::create(
-              nb, nl, arith::CmpFPredicate::OGT, key, keys[slot]);
-          ranksAbove.push_back(arith::OrIOp::create(nb, nl, empty, greater));
-        }
-        // The slots stay sorted, so the new entry lands in the first slot it
-        // ranks above and every later slot shifts down by one.
-        SmallVector<Value> newKeys, newColumns;
-        for (int64_t slot = 0; slot < k; ++slot) {
-          Value keyHere = arith::SelectOp::create(nb, nl, ranksAbove[slot],
-                                                  key, keys[slot]);
-          Value columnHere = arith::SelectOp::create(
-              nb, nl, ranksAbove[slot], column, columns[slot]);
-          if (slot > 0) {
-            keyHere = arith::SelectOp::create(nb, nl, ranksAbove[slot - 1],
-                                              keys[slot - 1], keyHere);
-            columnHere = arith::SelectOp::create(
-                nb, nl, ranksAbove[slot - 1], columns[slot - 1], columnHere);
-          }
-          newKeys.push_back(keyHere);
-          newColumns.push_back(columnHere);
-        }
-        SmallVector<Value> results = std::move(newKeys);
-        llvm::append_range(results, newColumns);
-        if (extraUpdate)
-          llvm::append_range(
-              results, extraUpdate(nb, nl, entry, args.drop_front(1 + 2 * k)));
-        return results;
+      b, loc, /*inputs=*/{}, {}, inits, initMaps,
+      {utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location nl, ValueRange rowState) {
+        Value row = linalg::IndexOp::create(nb, nl, 0);
+        Value width = tensor::DimOp::create(nb, nl, input, 1);
+        auto scan = scf::ForOp::create(
+            nb, nl, indexConstant(nb, nl, 0), width, indexConstant(nb, nl, 1),
+            rowState,
+            [&](OpBuilder &lb, Location ll, Value position,
+                ValueRange state) {
+              Value entry = tensor::ExtractOp::create(
+                  lb, ll, input, ValueRange{row, position});
+              SmallVector<Value> next =
+                  insertIntoTopK(lb, ll, rankingKey(lb, ll, entry, keyType),
+                                 castIndex(lb, ll, position, indexType),
+                                 state.take_front(k),
+                                 state.slice(k, k));
+              if (extraUpdate)
+                llvm::append_range(
+                    next, extraUpdate(lb, ll, entry, state.drop_front(2 * k)));
+              scf::YieldOp::create(lb, ll, next);
+            });
+        return SmallVector<Value>(scan.getResults());
       });
 
   RowTopK result;

@@ -162,7 +162,9 @@ struct RowTopK {
 /// row with fewer than k entries leaves its last slots at (-inf, -1).
 ///
 /// One `linalg.generic` reads each row once, keeping the k best (key, column)
-/// pairs sorted by insertion (O(m k) compares, no pass per kept entry). Its
+/// pairs sorted by insertion; an `scf.if` on one compare with the k-th slot
+/// skips the insertion of an entry that does not enter (O(m) compares and
+/// O(k log m) insertions for random rows, no pass per kept entry). Its
 /// rows are parallel, so the threads stage can split them. `extraUpdate`
 /// folds each entry into per-row state initialized by `extraInits` (`[R]`
 /// tensors) in the same scan.

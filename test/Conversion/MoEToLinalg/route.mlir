@@ -1,17 +1,22 @@
 // RUN: moe-opt %s -convert-moe-to-linalg -canonicalize -cse -split-input-file | FileCheck %s
 
-// moe.route reads the logits once: one linalg.generic reduces each row into
-// the k best keys and columns (inserted in order, k outputs of each) and,
-// for softmax_topk, the running maximum and sum of exponentials with one
-// exp per logit. The gates are computed on [T, k] afterwards; no [T, n]
-// tensor is produced besides the logits.
+// moe.route reads the logits once: one linalg.generic, parallel over rows,
+// scans each row in an scf.for whose iter_args are the k best keys and
+// columns (k outputs of each) and, for softmax_topk, the running maximum and
+// sum of exponentials with one exp per logit. An entry is inserted only if
+// it beats the last slot (the scf.if). The gates are computed on [T, k]
+// afterwards; no [T, n] tensor is produced besides the logits.
 // CHECK-LABEL: func @softmax_topk
 //  CHECK-SAME: (%[[L:.*]]: tensor<?x8xf32>)
-//       CHECK:   %[[S:.*]]:6 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[L]] : tensor<?x8xf32>) outs({{.*}} : tensor<?xf32>, tensor<?xf32>, tensor<?xi64>, tensor<?xi64>, tensor<?xf32>, tensor<?xf32>)
-//       CHECK:     arith.cmpf uno
-//       CHECK:     linalg.index 1
-//   CHECK-DAG:     arith.cmpi slt
-//   CHECK-DAG:     arith.cmpf ogt
+//       CHECK:   %[[S:.*]]:6 = linalg.generic {{.*}}iterator_types = ["parallel"]} outs({{.*}} : tensor<?xf32>, tensor<?xf32>, tensor<?xi64>, tensor<?xi64>, tensor<?xf32>, tensor<?xf32>)
+//       CHECK:     %[[ROW:.*]] = linalg.index 0
+//       CHECK:     scf.for %[[J:.*]] = {{.*}} iter_args({{.*}}) -> (f32, f32, i64, i64, f32, f32)
+//       CHECK:       %[[X:.*]] = tensor.extract %[[L]][%[[ROW]], %[[J]]]
+//       CHECK:       arith.cmpf uno, %[[X]], %[[X]]
+//   CHECK-DAG:       arith.cmpi slt
+//   CHECK-DAG:       arith.cmpf ogt
+//       CHECK:       scf.if %{{.*}} -> (f32, f32, i64, i64)
+//       CHECK:       } else {
 //       CHECK:     math.exp
 //   CHECK-NOT:     math.exp
 //       CHECK:     arith.maximumf
@@ -40,7 +45,8 @@ func.func @softmax_topk(%logits: tensor<?x8xf32>)
 // the kept [T, k] values. A dynamic expert count is checked against k.
 // CHECK-LABEL: func @topk_softmax
 //       CHECK:   cf.assert %{{.*}}, "moe.route: fewer candidates per row than k"
-//       CHECK:   %[[S:.*]]:6 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<4x?xbf16>) outs({{.*}} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi32>, tensor<4xi32>, tensor<4xi32>)
+//       CHECK:   %[[S:.*]]:6 = linalg.generic {{.*}}iterator_types = ["parallel"]} outs({{.*}} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi32>, tensor<4xi32>, tensor<4xi32>)
+//       CHECK:     tensor.extract %{{.*}} : tensor<4x?xbf16>
 //   CHECK-NOT:     math.exp
 //       CHECK:     linalg.yield
 //       CHECK:   linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<4x3xf32>)

@@ -3,30 +3,40 @@
 // Top-k is one scan of each row that keeps the k best (key, column) pairs
 // sorted by insertion: NaN ranks lowest, an empty slot (column -1) takes any
 // entry, and a later column displaces only strictly smaller keys, so ties keep
-// the lower column first.
+// the lower column first. The generic is parallel over rows; the pairs are
+// the iter_args of an scf.for over the row, and only an entry that beats the
+// last slot goes through the insertion (the scf.if).
 // CHECK-LABEL: func @topk
 //  CHECK-SAME: (%[[L:.*]]: tensor<?x8xf32>)
 //       CHECK:   %[[T:.*]] = tensor.dim %[[L]], %c0
-//       CHECK:   %[[S:.*]]:4 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
-//  CHECK-SAME:       ins(%[[L]] : tensor<?x8xf32>)
+//       CHECK:   %[[S:.*]]:4 = linalg.generic {{.*}}iterator_types = ["parallel"]
 //  CHECK-SAME:       outs({{.*}} : tensor<?xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xi32>)
-//  CHECK-NEXT:   ^bb0(%[[X:.*]]: f32, %[[K0:.*]]: f32, %[[K1:.*]]: f32, %[[C0:.*]]: i32, %[[C1:.*]]: i32):
-//       CHECK:     %[[NAN:.*]] = arith.cmpf uno, %[[X]], %[[X]]
-//       CHECK:     %[[KEY:.*]] = arith.select %[[NAN]], %{{.*}}, %[[X]]
-//       CHECK:     %[[COL:.*]] = arith.index_cast %{{.*}} : index to i32
-//       CHECK:     %[[E0:.*]] = arith.cmpi slt, %[[C0]], %{{.*}} : i32
-//       CHECK:     %[[G0:.*]] = arith.cmpf ogt, %[[KEY]], %[[K0]]
-//       CHECK:     %[[A0:.*]] = arith.ori %[[E0]], %[[G0]]
-//       CHECK:     %[[E1:.*]] = arith.cmpi slt, %[[C1]], %{{.*}} : i32
-//       CHECK:     %[[G1:.*]] = arith.cmpf ogt, %[[KEY]], %[[K1]]
-//       CHECK:     %[[A1:.*]] = arith.ori %[[E1]], %[[G1]]
-//       CHECK:     %[[NK0:.*]] = arith.select %[[A0]], %[[KEY]], %[[K0]]
-//       CHECK:     %[[NC0:.*]] = arith.select %[[A0]], %[[COL]], %[[C0]]
-//       CHECK:     %[[K1IN:.*]] = arith.select %[[A1]], %[[KEY]], %[[K1]]
-//       CHECK:     %[[C1IN:.*]] = arith.select %[[A1]], %[[COL]], %[[C1]]
-//       CHECK:     %[[NK1:.*]] = arith.select %[[A0]], %[[K0]], %[[K1IN]]
-//       CHECK:     %[[NC1:.*]] = arith.select %[[A0]], %[[C0]], %[[C1IN]]
-//       CHECK:     linalg.yield %[[NK0]], %[[NK1]], %[[NC0]], %[[NC1]]
+//  CHECK-NEXT:   ^bb0(%{{.*}}: f32, %{{.*}}: f32, %{{.*}}: i32, %{{.*}}: i32):
+//       CHECK:     %[[ROW:.*]] = linalg.index 0
+//       CHECK:     %[[N:.*]] = tensor.dim %[[L]], %c1
+//       CHECK:     %[[SCAN:.*]]:4 = scf.for %[[J:.*]] = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[K0:.*]] = %{{.*}}, %[[K1:.*]] = %{{.*}}, %[[C0:.*]] = %{{.*}}, %[[C1:.*]] = %{{.*}}) -> (f32, f32, i32, i32)
+//       CHECK:       %[[X:.*]] = tensor.extract %[[L]][%[[ROW]], %[[J]]]
+//       CHECK:       %[[NAN:.*]] = arith.cmpf uno, %[[X]], %[[X]]
+//       CHECK:       %[[KEY:.*]] = arith.select %[[NAN]], %{{.*}}, %[[X]]
+//       CHECK:       %[[COL:.*]] = arith.index_cast %[[J]] : index to i32
+//       CHECK:       %[[E1:.*]] = arith.cmpi slt, %[[C1]], %{{.*}} : i32
+//       CHECK:       %[[G1:.*]] = arith.cmpf ogt, %[[KEY]], %[[K1]]
+//       CHECK:       %[[A1:.*]] = arith.ori %[[E1]], %[[G1]]
+//       CHECK:       %[[NEW:.*]]:4 = scf.if %[[A1]] -> (f32, f32, i32, i32) {
+//       CHECK:         %[[E0:.*]] = arith.cmpi slt, %[[C0]], %{{.*}} : i32
+//       CHECK:         %[[G0:.*]] = arith.cmpf ogt, %[[KEY]], %[[K0]]
+//       CHECK:         %[[A0:.*]] = arith.ori %[[E0]], %[[G0]]
+//       CHECK:         %[[NK0:.*]] = arith.select %[[A0]], %[[KEY]], %[[K0]]
+//       CHECK:         %[[K1IN:.*]] = arith.select %[[A1]], %[[KEY]], %[[K1]]
+//       CHECK:         %[[NK1:.*]] = arith.select %[[A0]], %[[K0]], %[[K1IN]]
+//       CHECK:         %[[NC0:.*]] = arith.select %[[A0]], %[[COL]], %[[C0]]
+//       CHECK:         %[[C1IN:.*]] = arith.select %[[A1]], %[[COL]], %[[C1]]
+//       CHECK:         %[[NC1:.*]] = arith.select %[[A0]], %[[C0]], %[[C1IN]]
+//       CHECK:         scf.yield %[[NK0]], %[[NK1]], %[[NC0]], %[[NC1]]
+//       CHECK:       } else {
+//       CHECK:         scf.yield %[[K0]], %[[K1]], %[[C0]], %[[C1]]
+//       CHECK:       scf.yield %[[NEW]]#0, %[[NEW]]#1, %[[NEW]]#2, %[[NEW]]#3
+//       CHECK:     linalg.yield %[[SCAN]]#0, %[[SCAN]]#1, %[[SCAN]]#2, %[[SCAN]]#3
 //       CHECK:   %[[V:.*]] = tensor.insert_slice %[[S]]#0 into %{{.*}}[0, 0] [%{{.*}}, 1] [1, 1] : tensor<?xf32> into tensor<?x2xf32>
 //       CHECK:   %[[I:.*]] = tensor.insert_slice %[[S]]#2 into %{{.*}}[0, 0] [%{{.*}}, 1] [1, 1] : tensor<?xi32> into tensor<?x2xi32>
 //       CHECK:   %[[V1:.*]] = tensor.insert_slice %[[S]]#1 into %[[V]][0, 1] [%{{.*}}, 1] [1, 1]
