@@ -180,6 +180,32 @@ SmallVector<Value> consecutiveIndices(OpBuilder &b, Location loc, Value first,
   return indices;
 }
 
+/// The partial sums (of `vectorType`) a pass over `rhs` rows from
+/// `firstDepth` on starts from: `loadSums` (the vectors of `out` it
+/// updates), or zeros in the first pass of a product that overwrites `out`,
+/// which then need neither a fill of `out` nor a read of it.
+SmallVector<Value>
+startingSums(OpBuilder &b, Location loc, bool overwritesOut, Value firstDepth,
+             VectorType vectorType, int64_t count,
+             function_ref<SmallVector<Value>(OpBuilder &, Location)> loadSums) {
+  if (!overwritesOut)
+    return loadSums(b, loc);
+  Value isFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, firstDepth,
+                            arith::ConstantIndexOp::create(b, loc, 0));
+  auto start =
+      scf::IfOp::create(b, loc, SmallVector<Type>(count, vectorType), isFirst,
+                        /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(start.thenBlock());
+  Value zeros = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(vectorType)));
+  scf::YieldOp::create(b, loc, SmallVector<Value>(count, zeros));
+  b.setInsertionPointToStart(start.elseBlock());
+  scf::YieldOp::create(b, loc, loadSums(b, loc));
+  return llvm::to_vector_of<Value>(start.getResults());
+}
+
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a few rows M, as vector code
 /// that reads `rhs` once, row after row: for each group of eight rows of
 /// `rhs`, every group of four output rows takes their contributions in one
@@ -187,10 +213,11 @@ SmallVector<Value> consecutiveIndices(OpBuilder &b, Location loc, Value first,
 /// a BLAS GEMM and `emitPackedProduct` do) reads it twice and writes it
 /// once, which costs more than the arithmetic when M is an expert's share
 /// of a small batch. Narrower inputs are widened as they are loaded. `rhs`
-/// and `out` have unit-stride rows.
+/// and `out` have unit-stride rows. With `overwritesOut`, `out = lhs . rhs`
+/// (K > 0).
 void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                           Value out, Value rows, Value depth, Value columns,
-                          FloatType type) {
+                          FloatType type, bool overwritesOut) {
   int64_t lanes = kStreamingVectorBits / type.getWidth();
   auto vectorType = VectorType::get({lanes}, type);
   auto index = [&](int64_t value) -> Value {
@@ -251,9 +278,13 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
         return loadVector(cb, cl, memref, ValueRange{rowIndex, column}, lanes,
                           mask);
       };
-      SmallVector<Value> sums;
-      for (Value row : rowIndices)
-        sums.push_back(load(out, row));
+      SmallVector<Value> sums =
+          startingSums(cb, cl, overwritesOut, firstDepth, vectorType,
+                       rowIndices.size(), [&](OpBuilder &, Location) {
+                         return llvm::map_to_vector(rowIndices, [&](Value row) {
+                           return load(out, row);
+                         });
+                       });
       for (auto [depthPosition, depthIndex] : llvm::enumerate(depthIndices)) {
         Value weights = widened(cb, cl, load(rhs, depthIndex));
         for (auto [sum, rowCoefficients] : llvm::zip(sums, coefficients))
@@ -328,10 +359,11 @@ constexpr int64_t kPackedPanelDepth = 128;
 /// per vector against the M FMAs that use it. Narrower `rhs` is widened as
 /// it is copied, narrower `lhs` as it is loaded; columns past N in the last
 /// panel are zeros, and its part of `out` is loaded and stored under masks.
-/// `rhs` and `out` have unit-stride rows.
+/// `rhs` and `out` have unit-stride rows. With `overwritesOut`,
+/// `out = lhs . rhs` (K > 0).
 void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                        Value out, Value rows, Value depth, Value columns,
-                       FloatType type) {
+                       FloatType type, bool overwritesOut) {
   int64_t lanes = kStreamingVectorBits / type.getWidth();
   int64_t panelWidth = lanes * kPackedPanelVectors;
   auto vectorType = VectorType::get({lanes}, type);
@@ -382,12 +414,17 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     SmallVector<Value> outRows =
         consecutiveIndices(rb, rl, firstRow, rowCount);
     // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
-    SmallVector<Value> sums;
-    for (Value row : outRows)
-      for (int64_t v = 0; v < kPackedPanelVectors; ++v)
-        sums.push_back(loadVector(rb, rl, out,
-                                  ValueRange{row, vectorColumns[v]}, lanes,
-                                  maskOf(v)));
+    SmallVector<Value> sums = startingSums(
+        rb, rl, overwritesOut, firstDepth, vectorType,
+        outRows.size() * kPackedPanelVectors, [&](OpBuilder &lb, Location ll) {
+          SmallVector<Value> loaded;
+          for (Value row : outRows)
+            for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+              loaded.push_back(loadVector(lb, ll, out,
+                                          ValueRange{row, vectorColumns[v]},
+                                          lanes, maskOf(v)));
+          return loaded;
+        });
     auto accumulate = scf::ForOp::create(
         rb, rl, zero, panelDepth, index(1), sums,
         [&](OpBuilder &fb, Location fl, Value panelRow, ValueRange partial) {
@@ -524,11 +561,12 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     std::optional<FloatType> elementType = blasElementType(op);
     if (op.hasUserDefinedMaps() || !elementType)
       return rewriter.notifyMatchFailure(op, "not a plain f32/f64 GEMM");
-    // A zero fill of the output just before the product becomes beta = 0:
-    // the GEMM then writes its output without reading it, and the fill's
-    // pass over the output goes away.
+    // A zero fill of the output just before the product becomes beta = 0
+    // (or vector products that start from zeros): the product then writes
+    // its output without reading it, and the fill's pass over the output
+    // goes away.
     linalg::FillOp zeroFill = zeroFillOf(op);
-    Value fillValue = zeroFill ? zeroFill.getDpsInputs()[0] : Value();
+    bool overwritesOut = static_cast<bool>(zeroFill);
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type i32 = rewriter.getI32Type();
@@ -648,10 +686,8 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
                                     /*withElseRegion=*/true);
         rewriter.setInsertionPointToStart(fewRows.thenBlock());
       }
-      if (fillValue)
-        linalg::FillOp::create(rewriter, loc, fillValue, out);
       emitProduct(rewriter, loc, lhs, rhs, out, mIndex, kIndex, nIndex,
-                  *elementType);
+                  *elementType, overwritesOut);
       if (knownM) {
         rewriter.eraseOp(op);
         return success();
@@ -675,10 +711,10 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     Value one = arith::ConstantOp::create(
         rewriter, loc, *elementType, rewriter.getFloatAttr(*elementType, 1.0));
     // beta = 1: linalg.matmul accumulates into its output.
-    Value beta = fillValue ? Value(arith::ConstantOp::create(
-                                 rewriter, loc, *elementType,
-                                 rewriter.getFloatAttr(*elementType, 0.0)))
-                           : one;
+    Value beta = overwritesOut ? Value(arith::ConstantOp::create(
+                                     rewriter, loc, *elementType,
+                                     rewriter.getFloatAttr(*elementType, 0.0)))
+                               : one;
     StringRef name = elementType->isF32() ? "cblas_sgemm" : "cblas_dgemm";
     func::FuncOp gemm = declareGemm(rewriter, op, name, *elementType);
     func::CallOp::create(

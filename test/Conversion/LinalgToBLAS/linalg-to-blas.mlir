@@ -223,13 +223,18 @@ func.func @few_rows(%x: memref<?x10xf32>, %w: memref<10x20xbf16>, %y: memref<?x2
 
 // -----
 
-// Rows known to be few: only the streaming product, zero-filled first; f64
-// takes vectors of 8.
+// Rows known to be few: only the streaming product; f64 takes vectors of 8.
+// The zero fill goes: the first pass over the rows of `rhs` (here the only
+// one) starts from zeros, so the output is stored without being read.
 // STREAM-LABEL: func @six_rows
-//       STREAM:   linalg.fill
+//   STREAM-NOT:   linalg.fill
+//       STREAM:   %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<8xf64>
+//   STREAM-NOT:   linalg.fill
 //       STREAM:   scf.for %{{.*}} = %c0 to %c32 step %c8 {
-// STREAM-COUNT-4:   vector.load %{{.*}} : memref<6x32xf64>, vector<8xf64>
-//       STREAM:     vector.fma {{.*}} : vector<8xf64>
+//   STREAM-NOT:     vector.load %{{.*}} : memref<6x32xf64>
+//       STREAM:     vector.fma %{{.*}}, %{{.*}}, %[[ZEROS]] : vector<8xf64>
+//   STREAM-NOT:     vector.load %{{.*}} : memref<6x32xf64>
+// STREAM-COUNT-4:   vector.store %{{.*}} : memref<6x32xf64>, vector<8xf64>
 //       STREAM:   scf.for %{{.*}} = %c4 to %c6 step %c1 {
 //       STREAM:     scf.for %{{.*}} = %c0 to %c32 step %c8 {
 //       STREAM:       vector.fma {{.*}} : vector<8xf64>
@@ -309,5 +314,30 @@ func.func @prefetching(%x: memref<3x?xf32>, %w: memref<?x16xf32>, %y: memref<3x1
 //       PACKED:   call @cblas_sgemm
 func.func @packed(%x: memref<?x10xf32>, %w: memref<10x80xbf16>, %y: memref<?x80xf32>) {
   linalg.matmul ins(%x, %w : memref<?x10xf32>, memref<10x80xbf16>) outs(%y : memref<?x80xf32>)
+  return
+}
+
+// -----
+
+// A zero-filled output of the packed product: the fill goes, and each block
+// of output rows starts from zeros in the first panel of `rhs` rows and from
+// its stored sums in the later ones.
+// PACKED-LABEL: func @packed_zero_filled
+//  PACKED-SAME: %[[Y:[^:]*]]: memref<?x64xf32>)
+//   PACKED-NOT:   linalg.fill
+//       PACKED:   %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+//   PACKED-NOT:   linalg.fill
+//       PACKED:   scf.for %[[D:.*]] = %c0 to %c300 step %c128 {
+//       PACKED:     scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
+//       PACKED:       %[[FIRST:.*]] = arith.cmpi eq, %[[D]], %c0
+//       PACKED:       %[[START:.*]]:16 = scf.if %[[FIRST]]
+//  PACKED-NEXT:         scf.yield %[[ZEROS]], %[[ZEROS]],
+//  PACKED-NEXT:       } else {
+// PACKED-COUNT-16:        vector.load %[[Y]]
+//       PACKED:       scf.for {{.*}} iter_args(%{{.*}} = %[[START]]#0,
+func.func @packed_zero_filled(%x: memref<?x300xf32>, %w: memref<300x64xf32>, %y: memref<?x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x64xf32>)
+  linalg.matmul ins(%x, %w : memref<?x300xf32>, memref<300x64xf32>) outs(%y : memref<?x64xf32>)
   return
 }
