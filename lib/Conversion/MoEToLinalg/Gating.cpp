@@ -146,6 +146,23 @@ Value normalizeGates(OpBuilder &b, Location loc, Normalization normalization,
   return gates;
 }
 
+/// `normalizeGates` in `mathType` of the kept logits `values` `[T, k]` of
+/// `logits` `[T, n]`, for `softmax_topk` with its own passes over `logits`
+/// for their maxima and sums of exponentials.
+Value gatesOfKeptLogits(OpBuilder &b, Location loc, Normalization normalization,
+                        bool renormalize, Value values, Value logits,
+                        Type mathType) {
+  Value logitMax, logitExpSum;
+  if (normalization == Normalization::softmax_topk) {
+    Value wideLogits = convertTensor(b, loc, logits, mathType);
+    logitMax = rowMax(b, loc, wideLogits);
+    logitExpSum = rowSum(b, loc, expOfDifference(b, loc, wideLogits, logitMax));
+  }
+  return normalizeGates(b, loc, normalization, renormalize,
+                        convertTensor(b, loc, values, mathType), logitMax,
+                        logitExpSum);
+}
+
 /// Requires at run time that a row with a dynamic width offers `k`
 /// candidates.
 void requireEnoughCandidates(OpBuilder &b, Location loc, Value input,
@@ -189,18 +206,9 @@ struct RouteWeightsLowering : OpConversionPattern<RouteWeightsOp> {
     requireSameSize(rewriter, loc, adaptor.getValues(), 0, adaptor.getLogits(),
                     0, "moe.route_weights: 'values' and 'logits' differ in "
                        "the number of tokens");
-    Value values = convertTensor(rewriter, loc, adaptor.getValues(), mathType);
-    Value logitMax, logitExpSum;
-    if (op.getNormalization() == Normalization::softmax_topk) {
-      Value logits =
-          convertTensor(rewriter, loc, adaptor.getLogits(), mathType);
-      logitMax = rowMax(rewriter, loc, logits);
-      logitExpSum = rowSum(rewriter, loc,
-                           expOfDifference(rewriter, loc, logits, logitMax));
-    }
-    Value gates =
-        normalizeGates(rewriter, loc, op.getNormalization(),
-                       op.getRenormalize(), values, logitMax, logitExpSum);
+    Value gates = gatesOfKeptLogits(rewriter, loc, op.getNormalization(),
+                                    op.getRenormalize(), adaptor.getValues(),
+                                    adaptor.getLogits(), mathType);
     rewriter.replaceOp(op, convertTensor(rewriter, loc, gates, elementType));
     return success();
   }
@@ -209,8 +217,9 @@ struct RouteWeightsLowering : OpConversionPattern<RouteWeightsOp> {
 /// One `linalg.generic` (`scanRowTopK`) scans each row of the logits once,
 /// reducing it into the k best (key, column) pairs and, for `softmax_topk`,
 /// into the running maximum and sum of shifted exponentials (an online
-/// softmax). The gates are then computed on
-/// `[T, k]` only.
+/// softmax). The gates are then computed on `[T, k]` only. Above
+/// `kMaxScannedTopK`, where the scan's body would grow with k, the top-k
+/// takes selection passes and the softmax its own passes over the row.
 struct RouteLowering : OpConversionPattern<RouteOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -222,11 +231,28 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
     Type elementType = op.getGates().getType().getElementType();
     Type indexType = op.getIndices().getType().getElementType();
     Type mathType = computeType(elementType);
-    int64_t k = op.getK();
-    bool onlineSoftmax =
-        op.getNormalization() == Normalization::softmax_topk;
-    requireEnoughCandidates(rewriter, loc, logits, k, "moe.route");
+    requireEnoughCandidates(rewriter, loc, logits, op.getK(), "moe.route");
+    auto [gates, indices] =
+        op.getK() > kMaxScannedTopK
+            ? selectThenNormalize(rewriter, op, logits, mathType, indexType)
+            : scanAndNormalize(rewriter, op, logits, mathType, indexType);
+    rewriter.replaceOp(
+        op, {castToType(rewriter, loc,
+                        convertTensor(rewriter, loc, gates, elementType),
+                        op.getGates().getType()),
+             castToType(rewriter, loc, indices, op.getIndices().getType())});
+    return success();
+  }
 
+private:
+  /// The gates (in `mathType`) and indices from one scan of each row.
+  static std::pair<Value, Value> scanAndNormalize(OpBuilder &rewriter,
+                                                  RouteOp op, Value logits,
+                                                  Type mathType,
+                                                  Type indexType) {
+    Location loc = op.getLoc();
+    int64_t k = op.getK();
+    bool onlineSoftmax = op.getNormalization() == Normalization::softmax_topk;
     OpFoldResult rows = tensor::getMixedSize(rewriter, loc, logits, 0);
     SmallVector<Value> softmaxInits;
     if (onlineSoftmax)
@@ -267,12 +293,21 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
     Value gates =
         normalizeGates(rewriter, loc, op.getNormalization(),
                        op.getRenormalize(), values, logitMax, logitExpSum);
-    rewriter.replaceOp(
-        op, {castToType(rewriter, loc,
-                        convertTensor(rewriter, loc, gates, elementType),
-                        op.getGates().getType()),
-             castToType(rewriter, loc, indices, op.getIndices().getType())});
-    return success();
+    return {gates, indices};
+  }
+
+  /// The gates (in `mathType`) and indices from k selection passes over each
+  /// row (`topK`), and for `softmax_topk` the softmax's own passes.
+  static std::pair<Value, Value> selectThenNormalize(OpBuilder &b, RouteOp op,
+                                                     Value logits,
+                                                     Type mathType,
+                                                     Type indexType) {
+    Location loc = op.getLoc();
+    auto [values, indices] = topK(b, loc, logits, op.getK(), indexType);
+    Value gates =
+        gatesOfKeptLogits(b, loc, op.getNormalization(), op.getRenormalize(),
+                          values, logits, mathType);
+    return {gates, indices};
   }
 };
 

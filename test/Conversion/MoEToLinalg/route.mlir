@@ -79,3 +79,27 @@ func.func @sigmoid_renormalized(%logits: tensor<4x8xf32>)
       : (tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x2xi64>)
   return %g, %i : tensor<4x2xf32>, tensor<4x2xi64>
 }
+
+// -----
+
+// Above k = 16 the top-k takes one selection pass per kept entry (an scf.for
+// over the k picks) where a scan would carry 2k slots per row, and
+// softmax_topk's row maxima and sums of exponentials their own passes.
+// CHECK-LABEL: func @softmax_topk_large_k
+//       CHECK:   scf.for %{{.*}} = %c0 to %c17 step %c1 iter_args(
+//       CHECK:     linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//       CHECK:   %[[MAX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//       CHECK:     arith.maximumf
+//       CHECK:   math.exp
+//       CHECK:   %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+//       CHECK:     arith.addf
+//       CHECK:   linalg.generic {{.*}} ins(%{{.*}}, %[[MAX]] : tensor<?x17xf32>, tensor<?xf32>)
+//       CHECK:     math.exp
+//       CHECK:   linalg.generic {{.*}} ins(%{{.*}}, %[[SUM]] : tensor<?x17xf32>, tensor<?xf32>)
+//       CHECK:     arith.divf
+func.func @softmax_topk_large_k(%logits: tensor<?x32xf32>)
+    -> (tensor<?x17xf32>, tensor<?x17xi64>) {
+  %g, %i = moe.route <softmax_topk> %logits, k = 17
+      : (tensor<?x32xf32>) -> (tensor<?x17xf32>, tensor<?x17xi64>)
+  return %g, %i : tensor<?x17xf32>, tensor<?x17xi64>
+}

@@ -1,5 +1,4 @@
 // RUN: moe-opt %s -moe-fuse-routing -split-input-file | FileCheck %s
-// RUN: moe-opt %s -moe-fuse-routing=max-k=1 -split-input-file | FileCheck %s --check-prefix=MAXK
 
 // The top-k and its routing weights become one moe.route carrying the
 // normalization; the indices' users now read the fused op's.
@@ -10,9 +9,6 @@
 //   CHECK-NOT:   moe.route_weights
 //       CHECK:   moe.importance %[[G]], %[[I]]
 //       CHECK:   return %[[G]], %[[I]]
-// MAXK-LABEL: func @fuse
-//       MAXK:   moe.topk
-//       MAXK:   moe.route_weights
 func.func @fuse(%logits: tensor<?x8xf32>)
     -> (tensor<?x2xf32>, tensor<?x2xi32>, tensor<8xf32>) {
   %v, %i = moe.topk %logits, k = 2
@@ -53,4 +49,19 @@ func.func @other_logits(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>)
   %g = moe.route_weights <softmax_topk> %b, %v
       : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x2xf32>
   return %g : tensor<4x2xf32>
+}
+
+// -----
+
+// Any k fuses: above 16 the lowering of moe.route selects the top-k in k
+// passes, as moe.topk's does.
+// CHECK-LABEL: func @large_k
+//       CHECK:   moe.route <topk_softmax> %{{.*}}, k = 20
+//   CHECK-NOT:   moe.topk
+func.func @large_k(%logits: tensor<4x32xf32>) -> tensor<4x20xf32> {
+  %v, %i = moe.topk %logits, k = 20
+      : (tensor<4x32xf32>) -> (tensor<4x20xf32>, tensor<4x20xi64>)
+  %g = moe.route_weights <topk_softmax> %logits, %v
+      : (tensor<4x32xf32>, tensor<4x20xf32>) -> tensor<4x20xf32>
+  return %g : tensor<4x20xf32>
 }

@@ -17,8 +17,7 @@ using namespace mlir::moe;
 namespace {
 
 struct FuseTopKAndRouteWeights : OpRewritePattern<RouteWeightsOp> {
-  FuseTopKAndRouteWeights(MLIRContext *ctx, int64_t maxK)
-      : OpRewritePattern(ctx), maxK(maxK) {}
+  using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(RouteWeightsOp weights,
                                 PatternRewriter &rewriter) const override {
@@ -29,8 +28,6 @@ struct FuseTopKAndRouteWeights : OpRewritePattern<RouteWeightsOp> {
     if (!topk.getValues().hasOneUse())
       return rewriter.notifyMatchFailure(
           weights, "the kept values have users besides the routing weights");
-    if (static_cast<int64_t>(topk.getK()) > maxK)
-      return rewriter.notifyMatchFailure(weights, "k is larger than max-k");
 
     // At the top-k, which the users of its indices follow.
     rewriter.setInsertionPoint(topk);
@@ -44,9 +41,6 @@ struct FuseTopKAndRouteWeights : OpRewritePattern<RouteWeightsOp> {
     rewriter.eraseOp(topk);
     return success();
   }
-
-private:
-  int64_t maxK;
 };
 
 struct MoEFuseRoutingPass
@@ -54,13 +48,8 @@ struct MoEFuseRoutingPass
   using MoEFuseRoutingBase::MoEFuseRoutingBase;
 
   void runOnOperation() override {
-    if (maxK < 1) {
-      emitError(getOperation()->getLoc())
-          << "moe-fuse-routing: 'max-k' must be positive, got " << maxK.getValue();
-      return signalPassFailure();
-    }
     RewritePatternSet patterns(&getContext());
-    populateFuseRoutingPatterns(patterns, maxK);
+    populateFuseRoutingPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -68,7 +57,6 @@ struct MoEFuseRoutingPass
 
 } // namespace
 
-void mlir::moe::populateFuseRoutingPatterns(RewritePatternSet &patterns,
-                                            int64_t maxK) {
-  patterns.add<FuseTopKAndRouteWeights>(patterns.getContext(), maxK);
+void mlir::moe::populateFuseRoutingPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseTopKAndRouteWeights>(patterns.getContext());
 }

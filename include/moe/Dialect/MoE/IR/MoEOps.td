@@ -144,10 +144,12 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     `moe.route_weights` with the same `normalization` and `renormalize`
     would normalize them.
 
-    It reads the logits once: the top-k is kept by insertion while a row is
-    scanned, and `softmax_topk` accumulates the row's maximum and sum of
-    exponentials in the same scan (an online softmax), so no `[T, n]`
-    softmax is ever formed.
+    For k up to 16 it reads the logits once: the top-k is kept by insertion
+    while a row is scanned, and `softmax_topk` accumulates the row's maximum
+    and sum of exponentials in the same scan (an online softmax), so no
+    `[T, n]` softmax is ever formed. Above, the top-k takes one selection
+    pass per kept entry, as `moe.topk`'s does, and the softmax its own
+    passes.
 
     Results: `gates` `[T, k]` (element type of `logits`), `indices` `[T, k]`
     (i32 or i64). Requires `1 <= k <= n`.

@@ -20,8 +20,8 @@ namespace moe {
 void populateExpandLayerPatterns(RewritePatternSet &patterns);
 
 /// Adds the pattern fusing `moe.topk` + `moe.route_weights` into
-/// `moe.route` for `k <= maxK`.
-void populateFuseRoutingPatterns(RewritePatternSet &patterns, int64_t maxK);
+/// `moe.route`.
+void populateFuseRoutingPatterns(RewritePatternSet &patterns);
 
 /// Adds the pattern fusing dispatch, `moe.expert_ffn` and combine into
 /// `moe.routed_ffn`.

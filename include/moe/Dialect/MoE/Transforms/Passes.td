@@ -67,13 +67,10 @@ def MoEFuseRouting : Pass<"moe-fuse-routing"> {
     online, so no `[T, n]` softmax is formed. Unfused, `softmax_topk`
     takes three more passes over the logits.
 
-    Applies where the kept logits feed nothing else and `k <= max-k` (the
-    fused scan keeps 2k running values per row).
+    Applies where the kept logits feed nothing else. (Above k = 16 the
+    lowering selects the top-k in k passes, as `moe.topk`'s does, and the
+    softmax takes its own passes: no faster than unfused, and no slower.)
   }];
-  let options = [
-    Option<"maxK", "max-k", "int64_t", /*default=*/"16",
-           "Largest k to fuse">,
-  ];
 }
 
 def MoEFuseExperts : Pass<"moe-fuse-experts"> {
