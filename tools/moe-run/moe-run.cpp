@@ -33,34 +33,42 @@ using namespace mlir::moe;
 
 namespace {
 
+// The runner's own options; --help lists only these, not the hundreds that
+// libLLVM and libMLIR register (which still parse).
+llvm::cl::OptionCategory runnerOptions("moe-run options");
+
 llvm::cl::opt<std::string> modelPath(llvm::cl::Positional,
                                      llvm::cl::desc("<model.mlir>"),
-                                     llvm::cl::Required);
+                                     llvm::cl::Required,
+                                     llvm::cl::cat(runnerOptions));
 llvm::cl::list<std::string> inputPaths(llvm::cl::Positional,
-                                       llvm::cl::desc("[input.npy ...]"));
+                                       llvm::cl::desc("[input.npy ...]"),
+                                       llvm::cl::cat(runnerOptions));
 llvm::cl::opt<std::string>
     entryName("entry",
               llvm::cl::desc("Function to call (default: the module's only "
                              "public function)"),
-              llvm::cl::value_desc("name"));
+              llvm::cl::value_desc("name"), llvm::cl::cat(runnerOptions));
 llvm::cl::alias entryAlias("e", llvm::cl::aliasopt(entryName),
-                           llvm::cl::desc("Alias for --entry"));
+                           llvm::cl::desc("Alias for --entry"),
+                           llvm::cl::cat(runnerOptions));
 llvm::cl::opt<std::string>
     outputDir("output-dir",
               llvm::cl::desc("Write result i to <dir>/result_<i>.npy"),
-              llvm::cl::value_desc("dir"));
+              llvm::cl::value_desc("dir"), llvm::cl::cat(runnerOptions));
 llvm::cl::alias outputAlias("o", llvm::cl::aliasopt(outputDir),
-                            llvm::cl::desc("Alias for --output-dir"));
+                            llvm::cl::desc("Alias for --output-dir"),
+                            llvm::cl::cat(runnerOptions));
 llvm::cl::opt<std::string>
     dumpStages("dump-stages",
                llvm::cl::desc("Write the IR after each pipeline stage to "
                               "<dir>/<n>-<stage>.mlir"),
-               llvm::cl::value_desc("dir"));
+               llvm::cl::value_desc("dir"), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<unsigned>
     repeat("repeat",
            llvm::cl::desc("Call the entry this many more times after the "
                           "first and print the time per call"),
-           llvm::cl::init(0));
+           llvm::cl::init(0), llvm::cl::cat(runnerOptions));
 enum class Backend { CPU, CUDA };
 llvm::cl::opt<Backend> backend(
     "backend", llvm::cl::desc("Where the model runs"),
@@ -68,17 +76,17 @@ llvm::cl::opt<Backend> backend(
                      clEnumValN(Backend::CUDA, "cuda",
                                 "the first NVIDIA GPU, through the CUDA "
                                 "driver")),
-    llvm::cl::init(Backend::CPU));
+    llvm::cl::init(Backend::CPU), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<std::string>
     gpuChip("gpu-chip",
             llvm::cl::desc("GPU architecture to compile for with "
                            "--backend=cuda (default: the GPU's own)"),
-            llvm::cl::value_desc("sm_XY"));
+            llvm::cl::value_desc("sm_XY"), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<bool>
     fuse("fuse",
          llvm::cl::desc("Run the pipeline's fusion stage (default true; "
                         "--fuse=false lowers every moe op on its own)"),
-         llvm::cl::init(true));
+         llvm::cl::init(true), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<unsigned> ranks(
     "ranks",
     llvm::cl::desc("Split the experts over this many ranks (expert "
@@ -86,15 +94,16 @@ llvm::cl::opt<unsigned> ranks(
                    "-n <N>. '{rank}' in a file or directory name stands for "
                    "the process's rank, so each reads its own tokens; expert "
                    "weights may be given whole, each rank takes its share"),
-    llvm::cl::init(1));
+    llvm::cl::init(1), llvm::cl::cat(runnerOptions));
 // Not "threads": libLLVM registers that name.
 llvm::cl::opt<unsigned> cpuThreads(
     "cpu-threads",
     llvm::cl::desc("Threads the layer runs on with --backend=cpu (default: "
                    "OMP_NUM_THREADS, else one per core)"),
-    llvm::cl::init(0));
+    llvm::cl::init(0), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("JIT optimization level"),
-                                 llvm::cl::Prefix, llvm::cl::init(3));
+                                 llvm::cl::Prefix, llvm::cl::init(3),
+                                 llvm::cl::cat(runnerOptions));
 
 int fail(const Twine &message) {
   // One write per line: the ranks of a job share one stderr.
@@ -161,6 +170,7 @@ void printSummary(StringRef prefix, unsigned position,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(runnerOptions);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "moe-run: compile an MoE model and run it on .npy inputs\n");
