@@ -274,19 +274,20 @@ void emitStreamingProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     // One vector of each row at `column`; `mask` covers the columns left
     // after the last full vector.
     auto update = [&](OpBuilder &cb, Location cl, Value column, Value mask) {
-      auto load = [&](Value memref, Value rowIndex) {
-        return loadVector(cb, cl, memref, ValueRange{rowIndex, column}, lanes,
+      auto load = [&](OpBuilder &lb, Location ll, Value memref,
+                      Value rowIndex) {
+        return loadVector(lb, ll, memref, ValueRange{rowIndex, column}, lanes,
                           mask);
       };
       SmallVector<Value> sums =
           startingSums(cb, cl, overwritesOut, firstDepth, vectorType,
-                       rowIndices.size(), [&](OpBuilder &, Location) {
+                       rowIndices.size(), [&](OpBuilder &lb, Location ll) {
                          return llvm::map_to_vector(rowIndices, [&](Value row) {
-                           return load(out, row);
+                           return load(lb, ll, out, row);
                          });
                        });
       for (auto [depthPosition, depthIndex] : llvm::enumerate(depthIndices)) {
-        Value weights = widened(cb, cl, load(rhs, depthIndex));
+        Value weights = widened(cb, cl, load(cb, cl, rhs, depthIndex));
         for (auto [sum, rowCoefficients] : llvm::zip(sums, coefficients))
           sum = vector::FMAOp::create(cb, cl, rowCoefficients[depthPosition],
                                       weights, sum);
@@ -390,6 +391,10 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   SmallVector<Value> panelColumns;
   for (int64_t v = 0; v < kPackedPanelVectors; ++v)
     panelColumns.push_back(index(v * lanes));
+  // The mask of vector `v` of a panel: none for a full panel (no masks).
+  auto maskOf = [](ArrayRef<Value> masks, int64_t v) {
+    return masks.empty() ? Value() : masks[v];
+  };
   // Calls `body(builder, location, firstColumn, masks)` for each full panel
   // (no masks) and, behind a test, the partial one.
   auto forEachPanel = [&](OpBuilder &pb, Location pl, auto body) {
@@ -408,9 +413,7 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   // firstDepth + panelDepth).
   auto rowBlock = [&](OpBuilder &rb, Location rl, Value firstDepth,
                       Value panelDepth, ArrayRef<Value> vectorColumns,
-                      ArrayRef<Value> masks, Value firstRow,
-                      int64_t rowCount) {
-    auto maskOf = [&](int64_t v) { return masks.empty() ? Value() : masks[v]; };
+                      ArrayRef<Value> masks, Value firstRow, int64_t rowCount) {
     SmallVector<Value> outRows =
         consecutiveIndices(rb, rl, firstRow, rowCount);
     // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
@@ -422,7 +425,7 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
             for (int64_t v = 0; v < kPackedPanelVectors; ++v)
               loaded.push_back(loadVector(lb, ll, out,
                                           ValueRange{row, vectorColumns[v]},
-                                          lanes, maskOf(v)));
+                                          lanes, maskOf(masks, v)));
           return loaded;
         });
     auto accumulate = scf::ForOp::create(
@@ -453,7 +456,7 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     for (auto [r, row] : llvm::enumerate(outRows))
       for (int64_t v = 0; v < kPackedPanelVectors; ++v)
         storeVector(rb, rl, accumulate.getResult(r * kPackedPanelVectors + v),
-                    out, ValueRange{row, vectorColumns[v]}, maskOf(v));
+                    out, ValueRange{row, vectorColumns[v]}, maskOf(masks, v));
   };
 
   buildLoop(
@@ -486,9 +489,9 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                 for (Value column : nextColumns)
                   prefetchForRead(kb, kl, rhs, ValueRange{row, column});
                 for (int64_t v = 0; v < kPackedPanelVectors; ++v) {
-                  Value loaded = loadVector(
-                      kb, kl, rhs, ValueRange{row, vectorColumns[v]}, lanes,
-                      masks.empty() ? Value() : masks[v]);
+                  Value loaded =
+                      loadVector(kb, kl, rhs, ValueRange{row, vectorColumns[v]},
+                                 lanes, maskOf(masks, v));
                   vector::StoreOp::create(
                       kb, kl, widenTo(kb, kl, loaded, type), panel,
                       ValueRange{panelRow, panelColumns[v]});
