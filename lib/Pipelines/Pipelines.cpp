@@ -124,6 +124,9 @@ static void buildCommonStage(OpPassManager &pm, Stage stage,
     // A returned buffer the function does not own (an argument, a constant)
     // is cloned for the caller; the clones become allocations and copies.
     pm.addPass(createConvertBufferizationToMemRefPass());
+    // Strided copies become loops or kernels with the rest of linalg, not
+    // calls into MLIR's runner utilities.
+    pm.addPass(createConvertStridedCopiesToLinalg());
     return;
   }
   case Stage::Fuse:

@@ -110,6 +110,25 @@ def ConvertRuntimeChecksToCalls
   ];
 }
 
+def ConvertStridedCopiesToLinalg : Pass<"convert-strided-copies-to-linalg"> {
+  let summary = "Turn memref.copy between strided buffers into linalg.copy";
+  let description = [{
+    `finalize-memref-to-llvm` lowers a `memref.copy` to a `memcpy` when both
+    buffers are contiguous, and otherwise to a call of `memrefCopy`, MLIR's
+    runner-utility copy that walks both layouts element by element at run
+    time. This pass rewrites the second kind (a column of a matrix, a
+    strided slice: what bufferization makes of `tensor.insert_slice`) into
+    `linalg.copy`, which the pipelines lower with every other linalg op: to
+    loops on the CPU, to a kernel on the GPU. Compiled code then calls no
+    runner utility, and the runner needs no `libmlir_c_runner_utils` (which
+    Debian links against the whole of `libMLIR.so`).
+
+    Copies the `memcpy` lowering takes (identity layouts, or static shapes
+    that are contiguous row-major) are left alone, as are unranked ones.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ConvertMathToPolynomials : Pass<"convert-math-to-polynomials"> {
   let summary = "Replace f32 math functions by polynomial approximations";
   let description = [{
