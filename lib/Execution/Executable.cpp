@@ -37,6 +37,8 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <cblas.h>
+#include <dlfcn.h>
 #include <omp.h>
 
 #include <csetjmp>
@@ -105,6 +107,29 @@ bufferFunctions(Target target) {
 #endif
   (void)target;
   return {&allocateCachedBuffer, &releaseCachedBuffer};
+}
+
+/// The shared libraries compiled code calls into (CBLAS, OpenMP, the CUDA
+/// runtime), each named by one function it defines, as the dynamic loader
+/// found them for this process: wherever the build, or a copy of it, keeps
+/// them.
+static llvm::Expected<SmallVector<std::string>> runtimeLibraryPaths() {
+  std::pair<StringRef, const void *> definitions[] = {
+      {"cblas_sgemm", reinterpret_cast<const void *>(&cblas_sgemm)},
+      {"omp_in_parallel", reinterpret_cast<const void *>(&omp_in_parallel)},
+#ifdef MOE_HAVE_CUDA_RUNTIME
+      {"mgpuModuleLoad", reinterpret_cast<const void *>(&mgpuModuleLoad)},
+#endif
+  };
+  SmallVector<std::string> paths;
+  for (auto [name, function] : definitions) {
+    Dl_info info;
+    if (!dladdr(function, &info) || !info.dli_fname || !*info.dli_fname)
+      return llvm::createStringError("cannot tell which library defines " +
+                                     name);
+    paths.push_back(info.dli_fname);
+  }
+  return paths;
 }
 
 void moe::registerExecutionDialects(DialectRegistry &registry) {
@@ -268,13 +293,16 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel =
       static_cast<llvm::CodeGenOptLevel>(optLevel);
-  // Compiled code calls CBLAS, OpenMP, MLIR's runner utilities and the CUDA
-  // runtime. This library links them, but a host that loaded it privately
-  // (`dlopen` without RTLD_GLOBAL, as Python's ctypes does) keeps their
-  // symbols out of a search of the process, so the JIT opens them by path.
-  SmallVector<StringRef> runtimeLibraries;
-  StringRef(MOE_RUNTIME_LIBRARIES).split(runtimeLibraries, ':');
-  engineOptions.sharedLibPaths = runtimeLibraries;
+  // Compiled code calls CBLAS, OpenMP and the CUDA runtime. This library
+  // links them, but a host that loaded it privately (`dlopen` without
+  // RTLD_GLOBAL, as Python's ctypes does) keeps their symbols out of a search
+  // of the process, so the JIT opens them by path.
+  auto runtimeLibraries = runtimeLibraryPaths();
+  if (!runtimeLibraries)
+    return runtimeLibraries.takeError();
+  SmallVector<StringRef> runtimeLibraryRefs(runtimeLibraries->begin(),
+                                            runtimeLibraries->end());
+  engineOptions.sharedLibPaths = runtimeLibraryRefs;
   auto engine = ExecutionEngine::create(*module, engineOptions,
                                         std::move(*targetMachine));
   if (!engine)
