@@ -62,6 +62,13 @@ if os.path.exists(os.path.join(toolkit, "bin", "ptxas")) or shutil.which("ptxas"
 if os.path.exists(os.path.join(config.moe_lib_dir, "libmoe_cuda_runtime.so")):
     config.available_features.add("cuda-runtime")
 
+# A stand-in for the NVIDIA driver whose calls fail on request, for the
+# runtime's error paths (test/Runtime).
+fake_driver_dir = getattr(config, "moe_fake_cuda_driver_dir", "")
+if os.path.exists(os.path.join(fake_driver_dir, "libcuda.so.1")):
+    config.available_features.add("fake-cuda-driver")
+    config.substitutions.append(("%fake_cuda_driver_dir", fake_driver_dir))
+
 
 def has_cuda_gpu():
     """True when the NVIDIA driver loads and sees at least one GPU."""

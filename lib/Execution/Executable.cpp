@@ -31,6 +31,7 @@
 #ifdef MOE_HAVE_CUDA_RUNTIME
 #include "moe/Runtime/CUDARuntime.h"
 #endif
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
@@ -44,6 +45,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -55,9 +57,71 @@ namespace {
 thread_local std::jmp_buf *activeCall = nullptr;
 thread_local std::string failureMessage;
 
+/// The buffers compiled code allocated on the thread of a `guarded` call and
+/// has not freed yet, each with that call and the function that frees it. A
+/// failed call jumps over the frees of its intermediate buffers; `guarded`
+/// frees what it left. Buffers the workers of a parallel region allocate are
+/// not tracked: a failure there ends the process.
+struct LiveBuffers {
+  struct Owner {
+    const std::jmp_buf *call;
+    void (*release)(void *);
+  };
+  std::mutex mutex;
+  llvm::DenseMap<void *, Owner> owners;
+};
+
+LiveBuffers &liveBuffers() {
+  // Leaked on purpose: compiled code may free buffers from static
+  // destructors.
+  static auto *buffers = new LiveBuffers;
+  return *buffers;
+}
+
+template <void *(*allocate)(size_t), void (*release)(void *)>
+void *allocateTracked(size_t bytes) {
+  void *buffer = allocate(bytes);
+  if (buffer && activeCall) {
+    LiveBuffers &live = liveBuffers();
+    std::lock_guard<std::mutex> lock(live.mutex);
+    live.owners[buffer] = {activeCall, release};
+  }
+  return buffer;
+}
+
+template <void (*release)(void *)> void releaseTracked(void *buffer) {
+  {
+    LiveBuffers &live = liveBuffers();
+    std::lock_guard<std::mutex> lock(live.mutex);
+    live.owners.erase(buffer);
+  }
+  release(buffer);
+}
+
+/// Forgets the buffers `call` left live, freeing them where it failed (on
+/// success they are its results, which the caller owns).
+void settleBuffersOf(const std::jmp_buf *call, bool failed) {
+  SmallVector<LiveBuffers::Owner> owners;
+  SmallVector<void *> buffers;
+  {
+    LiveBuffers &live = liveBuffers();
+    std::lock_guard<std::mutex> lock(live.mutex);
+    for (auto [buffer, owner] : live.owners)
+      if (owner.call == call) {
+        buffers.push_back(buffer);
+        owners.push_back(owner);
+      }
+    for (void *buffer : buffers)
+      live.owners.erase(buffer);
+  }
+  if (failed)
+    for (auto [buffer, owner] : llvm::zip(buffers, owners))
+      owner.release(buffer);
+}
+
 /// Reports a failure of compiled code by jumping back to `guarded`. Compiled
 /// code holds nothing that needs unwinding except the buffers it allocated,
-/// which are leaked.
+/// which `guarded` frees.
 [[noreturn]] void failCompiledCode(const char *message) {
   // Jumping out of an OpenMP parallel region would leave its team unjoined:
   // a failure there (a check in a worker's row block) ends the process.
@@ -87,10 +151,12 @@ llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
   activeCall = &call;
   if (setjmp(call) != 0) {
     activeCall = nullptr;
+    settleBuffersOf(&call, /*failed=*/true);
     return llvm::createStringError(what + ": " + failureMessage);
   }
   enterCompiledCode();
   activeCall = nullptr;
+  settleBuffersOf(&call, /*failed=*/false);
   return llvm::Error::success();
 }
 
@@ -98,15 +164,17 @@ llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
 
 /// The allocation functions compiled code calls for its buffers
 /// (`_mlir_memref_to_llvm_alloc`/`_free`): cached host memory on the CPU,
-/// managed memory for CUDA.
+/// managed memory for CUDA, tracked for the case that a call fails.
 static std::pair<void *(*)(size_t), void (*)(void *)>
 bufferFunctions(Target target) {
 #ifdef MOE_HAVE_CUDA_RUNTIME
   if (target == Target::CUDA)
-    return {&moeCudaAllocate, &moeCudaFree};
+    return {&allocateTracked<&moeCudaAllocate, &moeCudaFree>,
+            &releaseTracked<&moeCudaFree>};
 #endif
   (void)target;
-  return {&allocateCachedBuffer, &releaseCachedBuffer};
+  return {&allocateTracked<&allocateCachedBuffer, &releaseCachedBuffer>,
+          &releaseTracked<&releaseCachedBuffer>};
 }
 
 /// The shared libraries compiled code calls into (CBLAS, OpenMP, the CUDA
@@ -328,6 +396,13 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
   if (auto error = guarded("loading the compiled module",
                            [&] { executable->engine->initialize(); }))
     return std::move(error);
+#ifdef MOE_HAVE_CUDA_RUNTIME
+  if (char message[2048];
+      target == Target::CUDA &&
+      moeCudaTakeModuleLoadFailure(message, sizeof(message)) != 0)
+    return llvm::createStringError(Twine("loading the compiled module: ") +
+                                   message);
+#endif
   return executable;
 }
 

@@ -34,9 +34,15 @@ int moeCudaInitialize(char *message, size_t messageSize);
    successful moeCudaInitialize. */
 void moeCudaGetChip(char *chip, size_t chipSize);
 
-/* Receives every driver failure; must not return. */
+/* Receives every driver failure but a module load's; must not return. */
 typedef void (*MoeCudaErrorHandler)(const char *message);
 void moeCudaSetErrorHandler(MoeCudaErrorHandler handler);
+
+/* Modules load from the compiled module's global constructors, which the
+   JIT runs inside frames of its own that a failure must not jump over: a
+   load that fails returns a null module instead, and this writes why to
+   `message` and returns -1, once (0 when every load succeeded). */
+int moeCudaTakeModuleLoadFailure(char *message, size_t messageSize);
 
 /* Managed memory, shared by the host and kernels. */
 void *moeCudaAllocate(size_t bytes);

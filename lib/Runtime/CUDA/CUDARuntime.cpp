@@ -10,6 +10,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -47,6 +48,8 @@ struct Runtime {
   CUdevice device = 0;
   CUcontext context = nullptr;
   MoeCudaErrorHandler errorHandler = nullptr;
+  // Why a module load failed, until the execution library asks.
+  std::string moduleLoadFailure;
   // Kernel names, for messages about failed launches.
   std::unordered_map<CUfunction, std::string> kernelNames;
 };
@@ -56,12 +59,27 @@ Runtime &runtime() {
   return instance;
 }
 
-[[noreturn]] void fail(const std::string &message) {
-  Runtime &state = runtime();
-  if (state.errorHandler)
-    state.errorHandler(message.c_str());
+/// The message of this thread's failure, for the error handler. The handler
+/// does not return (the execution library jumps back to the caller of the
+/// compiled code), so the message is kept here, and an entry point raises a
+/// failure only where no object with a destructor is alive.
+thread_local char failureMessage[2048];
+
+/// Whether a failure has been reported. A faulted context fails every later
+/// call, the frees of what the failed call left included; the first report
+/// says all there is.
+std::atomic<bool> failureReported{false};
+
+void recordFailure(const std::string &message) {
+  std::snprintf(failureMessage, sizeof(failureMessage), "%s", message.c_str());
+}
+
+[[noreturn]] void raiseFailure() {
+  failureReported = true;
+  if (MoeCudaErrorHandler handler = runtime().errorHandler)
+    handler(failureMessage);
   // No handler, or one that returned: compiled code cannot go on.
-  std::fprintf(stderr, "moe CUDA runtime: %s\n", message.c_str());
+  std::fprintf(stderr, "moe CUDA runtime: %s\n", failureMessage);
   std::abort();
 }
 
@@ -78,18 +96,33 @@ std::string describe(CUresult result) {
   return description;
 }
 
-/// Checks a driver call; `what` names the call and what it was for.
-void check(CUresult result, const std::string &what) {
-  if (result != CUDA_SUCCESS)
-    fail(what + " failed: " + describe(result));
+/// A failed module load: what was recorded is kept for
+/// moeCudaTakeModuleLoadFailure, and the load returns no module.
+void *deferModuleLoadFailure() {
+  Runtime &state = runtime();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.moduleLoadFailure.empty())
+    state.moduleLoadFailure = failureMessage;
+  failureReported = true;
+  return nullptr;
+}
+
+/// Whether a driver call failed, recording why if so; `what` names the call
+/// and what it was for.
+bool failed(CUresult result, const std::string &what) {
+  if (result == CUDA_SUCCESS)
+    return false;
+  recordFailure(what + " failed: " + describe(result));
+  return true;
 }
 
 /// Checks a call that releases something. Releases also run while cleaning
-/// up after a failure (a faulted context fails every later call, and an
-/// unloaded driver reports itself deinitialized): report, but do not fail the
-/// cleanup.
+/// up after a failure, outside any call that could report one, and an
+/// unloaded driver reports itself deinitialized: print what went wrong,
+/// unless a failure was reported already, but do not fail the cleanup.
 void checkCleanup(CUresult result, const char *call) {
-  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED)
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED &&
+      !failureReported)
     std::fprintf(stderr, "moe CUDA runtime: %s failed: %s\n", call,
                  describe(result).c_str());
 }
@@ -165,14 +198,27 @@ bool initialize(std::string &error) {
   return true;
 }
 
-/// The driver, initialized, for the entry points compiled code calls.
-const Driver &driver(const char *caller) {
-  std::string error;
-  if (!initialize(error))
-    fail(std::string(caller) + ": " + error);
+/// The driver, initialized, for the entry points compiled code calls; null
+/// once it has recorded why not.
+const Driver *driver(const char *caller) {
+  if (std::string error; !initialize(error)) {
+    recordFailure(std::string(caller) + ": " + error);
+    return nullptr;
+  }
   // Compiled code may run on another thread than the initializing one.
-  check(runtime().driver.ctxSetCurrent(runtime().context), "cuCtxSetCurrent");
-  return runtime().driver;
+  if (failed(runtime().driver.ctxSetCurrent(runtime().context),
+             "cuCtxSetCurrent"))
+    return nullptr;
+  return &runtime().driver;
+}
+
+/// The driver for a release, or null after printing why not (see
+/// checkCleanup).
+const Driver *driverForCleanup(const char *caller) {
+  const Driver *d = driver(caller);
+  if (!d && !failureReported)
+    std::fprintf(stderr, "moe CUDA runtime: %s\n", failureMessage);
+  return d;
 }
 
 } // namespace
@@ -189,17 +235,17 @@ int moeCudaInitialize(char *message, size_t messageSize) {
 }
 
 void moeCudaGetChip(char *chip, size_t chipSize) {
-  const Driver &d = driver("moeCudaGetChip");
+  const Driver *d = driver("moeCudaGetChip");
   int major = 0, minor = 0;
   CUdevice device = runtime().device;
-  check(d.deviceGetAttribute(&major,
-                             CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                             device),
-        "cuDeviceGetAttribute");
-  check(d.deviceGetAttribute(&minor,
-                             CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                             device),
-        "cuDeviceGetAttribute");
+  if (!d ||
+      failed(d->deviceGetAttribute(
+                 &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+             "cuDeviceGetAttribute") ||
+      failed(d->deviceGetAttribute(
+                 &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+             "cuDeviceGetAttribute"))
+    raiseFailure();
   std::snprintf(chip, chipSize, "sm_%d%d", major, minor);
 }
 
@@ -207,43 +253,63 @@ void moeCudaSetErrorHandler(MoeCudaErrorHandler handler) {
   runtime().errorHandler = handler;
 }
 
+int moeCudaTakeModuleLoadFailure(char *message, size_t messageSize) {
+  Runtime &state = runtime();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.moduleLoadFailure.empty())
+    return 0;
+  if (messageSize > 0)
+    std::snprintf(message, messageSize, "%s", state.moduleLoadFailure.c_str());
+  state.moduleLoadFailure.clear();
+  return -1;
+}
+
 void *moeCudaAllocate(size_t bytes) {
-  const Driver &d = driver("moeCudaAllocate");
+  const Driver *d = driver("moeCudaAllocate");
   CUdeviceptr pointer = 0;
   // cuMemAllocManaged rejects 0 bytes; empty tensors still need an address.
-  check(d.memAllocManaged(&pointer, bytes ? bytes : 1, CU_MEM_ATTACH_GLOBAL),
-        "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)");
+  if (!d || failed(d->memAllocManaged(&pointer, bytes ? bytes : 1,
+                                      CU_MEM_ATTACH_GLOBAL),
+                   "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)"))
+    raiseFailure();
   return reinterpret_cast<void *>(pointer);
 }
 
 void moeCudaFree(void *pointer) {
   if (!pointer)
     return;
-  checkCleanup(
-      driver("moeCudaFree").memFree(reinterpret_cast<CUdeviceptr>(pointer)),
-      "cuMemFree");
+  const Driver *d = driverForCleanup("moeCudaFree");
+  if (!d)
+    return;
+  checkCleanup(d->memFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
 }
 
 void *mgpuModuleLoad(void *data, size_t size) {
   (void)size;
+  const Driver *d = driver("mgpuModuleLoad");
   CUmodule module = nullptr;
-  check(driver("mgpuModuleLoad").moduleLoadData(&module, data),
-        "cuModuleLoadData (loading the kernels' cubin)");
+  if (!d || failed(d->moduleLoadData(&module, data),
+                   "cuModuleLoadData (loading the kernels' cubin)"))
+    return deferModuleLoadFailure();
   return module;
 }
 
 void *mgpuModuleLoadJIT(void *data, int optLevel) {
-  const Driver &d = driver("mgpuModuleLoadJIT");
+  const Driver *d = driver("mgpuModuleLoadJIT");
+  if (!d)
+    return deferModuleLoadFailure();
   char log[8192] = {};
   CUjit_option options[] = {CU_JIT_OPTIMIZATION_LEVEL, CU_JIT_ERROR_LOG_BUFFER,
                             CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[] = {reinterpret_cast<void *>(static_cast<intptr_t>(optLevel)),
                     log, reinterpret_cast<void *>(sizeof(log))};
   CUmodule module = nullptr;
-  CUresult result = d.moduleLoadDataEx(&module, data, 3, options, values);
-  if (result != CUDA_SUCCESS)
-    fail("cuModuleLoadDataEx (compiling the kernels' PTX) failed: " +
-         describe(result) + (log[0] ? std::string(": ") + log : ""));
+  CUresult result = d->moduleLoadDataEx(&module, data, 3, options, values);
+  if (result != CUDA_SUCCESS) {
+    recordFailure("cuModuleLoadDataEx (compiling the kernels' PTX) failed: " +
+                  describe(result) + (log[0] ? std::string(": ") + log : ""));
+    return deferModuleLoadFailure();
+  }
   return module;
 }
 
@@ -251,16 +317,20 @@ void mgpuModuleUnload(void *module) {
   // Runs from global destructors, also after a failed load.
   if (!module)
     return;
-  checkCleanup(
-      driver("mgpuModuleUnload").moduleUnload(static_cast<CUmodule>(module)),
-      "cuModuleUnload");
+  const Driver *d = driverForCleanup("mgpuModuleUnload");
+  if (!d)
+    return;
+  checkCleanup(d->moduleUnload(static_cast<CUmodule>(module)),
+               "cuModuleUnload");
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
+  const Driver *d = driver("mgpuModuleGetFunction");
   CUfunction function = nullptr;
-  check(driver("mgpuModuleGetFunction")
-            .moduleGetFunction(&function, static_cast<CUmodule>(module), name),
-        std::string("cuModuleGetFunction(kernel '") + name + "')");
+  if (!d || failed(d->moduleGetFunction(&function,
+                                        static_cast<CUmodule>(module), name),
+                   std::string("cuModuleGetFunction(kernel '") + name + "')"))
+    raiseFailure();
   Runtime &state = runtime();
   std::lock_guard<std::mutex> lock(state.mutex);
   state.kernelNames[function] = name;
@@ -289,37 +359,46 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
            "x" + std::to_string(blockY) + "x" + std::to_string(blockZ);
   };
   constexpr intptr_t kMaxGridX = (intptr_t(1) << 31) - 1, kMaxGridYZ = 65535;
-  if (gridX > kMaxGridX || gridY > kMaxGridYZ || gridZ > kMaxGridYZ)
-    fail("kernel '" + kernelName() + "' needs a larger grid (" + shape() +
-         ") than CUDA allows; choose other block sizes");
-  CUresult result = driver("mgpuLaunchKernel")
-                        .launchKernel(kernel, gridX, gridY, gridZ, blockX,
-                                      blockY, blockZ, sharedMemoryBytes,
-                                      static_cast<CUstream>(stream), params,
-                                      extra);
-  if (result != CUDA_SUCCESS)
-    fail("cuLaunchKernel(kernel '" + kernelName() + "', " + shape() +
-         ") failed: " + describe(result));
+  if (gridX > kMaxGridX || gridY > kMaxGridYZ || gridZ > kMaxGridYZ) {
+    recordFailure("kernel '" + kernelName() + "' needs a larger grid (" +
+                  shape() + ") than CUDA allows; choose other block sizes");
+    raiseFailure();
+  }
+  const Driver *d = driver("mgpuLaunchKernel");
+  if (!d)
+    raiseFailure();
+  CUresult result = d->launchKernel(
+      kernel, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemoryBytes,
+      static_cast<CUstream>(stream), params, extra);
+  if (result != CUDA_SUCCESS) {
+    recordFailure("cuLaunchKernel(kernel '" + kernelName() + "', " + shape() +
+                  ") failed: " + describe(result));
+    raiseFailure();
+  }
 }
 
 void *mgpuStreamCreate(void) {
+  const Driver *d = driver("mgpuStreamCreate");
   CUstream stream = nullptr;
-  check(driver("mgpuStreamCreate").streamCreate(&stream, CU_STREAM_NON_BLOCKING),
-        "cuStreamCreate");
+  if (!d || failed(d->streamCreate(&stream, CU_STREAM_NON_BLOCKING),
+                   "cuStreamCreate"))
+    raiseFailure();
   return stream;
 }
 
 void mgpuStreamDestroy(void *stream) {
-  check(driver("mgpuStreamDestroy")
-            .streamDestroy(static_cast<CUstream>(stream)),
-        "cuStreamDestroy");
+  const Driver *d = driver("mgpuStreamDestroy");
+  if (!d || failed(d->streamDestroy(static_cast<CUstream>(stream)),
+                   "cuStreamDestroy"))
+    raiseFailure();
 }
 
 void mgpuStreamSynchronize(void *stream) {
   // Faults of a kernel surface here, after its launch succeeded.
-  check(driver("mgpuStreamSynchronize")
-            .streamSynchronize(static_cast<CUstream>(stream)),
-        "cuStreamSynchronize (waiting for a kernel)");
+  const Driver *d = driver("mgpuStreamSynchronize");
+  if (!d || failed(d->streamSynchronize(static_cast<CUstream>(stream)),
+                   "cuStreamSynchronize (waiting for a kernel)"))
+    raiseFailure();
 }
 
 void *_mlir_memref_to_llvm_alloc(size_t bytes) {
