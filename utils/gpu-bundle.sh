@@ -10,7 +10,7 @@
 # project's CUDA runtime, the shared libraries they and lit's FileCheck and
 # `not` load (all but glibc and the C++ runtime), lit itself, and the tests,
 # examples and reference into one folder. Its binaries find their libraries
-# beside them (RUNPATH $ORIGIN/../lib). There:
+# beside them (RPATH $ORIGIN/../lib). There:
 #
 #   tar xf moe-gpu-bundle.tar.xz && moe-gpu-bundle/run-tests.sh
 #
@@ -56,22 +56,50 @@ cp "$build/lib/libmoe_cuda_runtime.so" "$bundle/lib/"
 # by the names they ask for. glibc and the C++ runtime stay the host's own:
 # binaries built here run with a newer host's, and the host's NumPy, which
 # the tests run, may need the newer ones.
-host_owned='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so'
-for binary in "$bundle/bin/moe-run" "$bundle/bin/FileCheck" "$bundle/bin/not" \
-  "$bundle/lib/libmoe_cuda_runtime.so"; do
-  ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }'
+host_owned='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc[+][+]|libgcc_s)[.]so'
+binaries=(bin/moe-run bin/FileCheck bin/not lib/libmoe_cuda_runtime.so)
+for binary in "${binaries[@]}"; do
+  ldd "$bundle/$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }'
 done | sort -u | while read -r name path; do
   [[ "$name" =~ $host_owned ]] && continue
   [[ -e "$bundle/lib/$name" ]] || cp -L "$path" "$bundle/lib/$name"
 done
-# What the JIT opens (OpenBLAS, OpenMP, the CUDA runtime) it takes from where
-# the loader found it for moe-run: here, once nothing is missing.
-for library in "$bundle"/lib/*.so*; do
-  if ldd "$library" | grep -q "not found"; then
-    echo "gpu-bundle: $library has unresolved dependencies" >&2
-    exit 1
-  fi
-done
+# The newest glibc and C++ runtime versions the binaries need; the host's
+# must be at least as new.
+needs="$(for binary in "${binaries[@]}"; do
+  objdump -T "$bundle/$binary"
+done | grep -o 'GLIBC\(XX\)\?_[0-9.]*' | sort -u -V |
+  awk -F_ '{ newest[$1] = $0 } END { print newest["GLIBC"], newest["GLIBCXX"] }')"
+# Run before the tests, on the machine they run on: every library the
+# binaries load is found, and comes from the bundle unless it is the host's
+# glibc or C++ runtime (the JIT opens OpenBLAS, OpenMP and the CUDA runtime
+# where the loader found them).
+sed -e "s#@BINARIES@#${binaries[*]}#" -e "s#@HOST_OWNED@#$host_owned#" \
+  -e "s#@NEEDS@#$needs#" >"$bundle/check-libraries.sh" <<'EOF'
+#!/usr/bin/env bash
+# Checks that this bundle's binaries can start here: every library they load
+# is found, and comes from the bundle unless it is the host's glibc or C++
+# runtime, which must be @NEEDS@ or newer.
+set -euo pipefail
+bundle="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+binaries=(@BINARIES@)
+# ldd fails on a binary whose glibc is too old, after saying so.
+problems="$(for path in "${binaries[@]/#/$bundle/}"; do
+  { ldd "$path" 2>&1 || true; } | awk -v binary="${path#"$bundle/"}" \
+    -v bundle="$bundle/" -v host_owned='@HOST_OWNED@' '
+      /not found/ { print binary ": " $0; next }
+      $2 == "=>" && $3 ~ /^\// && $1 !~ host_owned && index($3, bundle) != 1 {
+        print binary ": " $1 " from " $3
+      }'
+done)"
+if [[ -n "$problems" ]]; then
+  echo "check-libraries: the bundle cannot run here (it needs @NEEDS@ or" \
+    "newer, and every other library from its lib/):" >&2
+  echo "$problems" >&2
+  exit 1
+fi
+EOF
+chmod +x "$bundle/check-libraries.sh"
 
 # lit, run by the host's python3; the tests; the helpers they import.
 mkdir -p "$bundle/lit"
@@ -122,6 +150,7 @@ cat >"$bundle/run-tests.sh" <<'EOF'
 # with the python3 on PATH, which needs NumPy.
 set -euo pipefail
 bundle="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+"$bundle/check-libraries.sh"
 (($#)) || set -- -v "$bundle/test/Integration/CUDA" "$bundle/test/Integration/CPU"
 exec python3 "$bundle/bin/lit" "$@"
 EOF

@@ -148,14 +148,15 @@ extern "C" void moeRuntimeCheckFailed(const char *message) {
 template <typename Callable>
 llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
   std::jmp_buf call;
+  std::jmp_buf *enclosingCall = activeCall;
   activeCall = &call;
   if (setjmp(call) != 0) {
-    activeCall = nullptr;
+    activeCall = enclosingCall;
     settleBuffersOf(&call, /*failed=*/true);
     return llvm::createStringError(what + ": " + failureMessage);
   }
   enterCompiledCode();
-  activeCall = nullptr;
+  activeCall = enclosingCall;
   settleBuffersOf(&call, /*failed=*/false);
   return llvm::Error::success();
 }

@@ -124,9 +124,6 @@ static void buildCommonStage(OpPassManager &pm, Stage stage,
     // A returned buffer the function does not own (an argument, a constant)
     // is cloned for the caller; the clones become allocations and copies.
     pm.addPass(createConvertBufferizationToMemRefPass());
-    // Strided copies become loops or kernels with the rest of linalg, not
-    // calls into MLIR's runner utilities.
-    pm.addPass(createConvertStridedCopiesToLinalg());
     return;
   }
   case Stage::Fuse:
@@ -180,6 +177,10 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
       // might allocate on the stack for all the canonicalizer knows.
       pm.addPass(createCanonicalizerPass());
     }
+    // Strided copies become loops with the rest of linalg, not calls into
+    // MLIR's runner utilities. After the last canonicalization, which could
+    // fold a cast into a copy and make it strided.
+    pm.addPass(createConvertStridedCopiesToLinalg());
     pm.addPass(createConvertLinalgToBLAS());
     pm.addPass(createConvertLinalgToLoopsPass());
     return;
@@ -226,6 +227,8 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     return;
   case Stage::Bufferize:
     buildCommonStage(pm, stage);
+    // Strided copies become kernels with the rest of linalg.
+    pm.addPass(createConvertStridedCopiesToLinalg());
     pm.addPass(createConvertLinalgToParallelLoopsPass());
     return;
   case Stage::MapToGPU: {

@@ -41,7 +41,8 @@ void moeCudaSetErrorHandler(MoeCudaErrorHandler handler);
 /* Modules load from the compiled module's global constructors, which the
    JIT runs inside frames of its own that a failure must not jump over: a
    load that fails returns a null module instead, and this writes why to
-   `message` and returns -1, once (0 when every load succeeded). */
+   `message` and returns -1, once (0 when every load on this thread
+   succeeded). */
 int moeCudaTakeModuleLoadFailure(char *message, size_t messageSize);
 
 /* Managed memory, shared by the host and kernels. */

@@ -48,8 +48,6 @@ struct Runtime {
   CUdevice device = 0;
   CUcontext context = nullptr;
   MoeCudaErrorHandler errorHandler = nullptr;
-  // Why a module load failed, until the execution library asks.
-  std::string moduleLoadFailure;
   // Kernel names, for messages about failed launches.
   std::unordered_map<CUfunction, std::string> kernelNames;
 };
@@ -96,13 +94,15 @@ std::string describe(CUresult result) {
   return description;
 }
 
+/// Why a module load failed, until the execution library asks: the JIT runs
+/// the loads on the thread that compiles.
+thread_local std::string moduleLoadFailure;
+
 /// A failed module load: what was recorded is kept for
 /// moeCudaTakeModuleLoadFailure, and the load returns no module.
 void *deferModuleLoadFailure() {
-  Runtime &state = runtime();
-  std::lock_guard<std::mutex> lock(state.mutex);
-  if (state.moduleLoadFailure.empty())
-    state.moduleLoadFailure = failureMessage;
+  if (moduleLoadFailure.empty())
+    moduleLoadFailure = failureMessage;
   failureReported = true;
   return nullptr;
 }
@@ -254,13 +254,11 @@ void moeCudaSetErrorHandler(MoeCudaErrorHandler handler) {
 }
 
 int moeCudaTakeModuleLoadFailure(char *message, size_t messageSize) {
-  Runtime &state = runtime();
-  std::lock_guard<std::mutex> lock(state.mutex);
-  if (state.moduleLoadFailure.empty())
+  if (moduleLoadFailure.empty())
     return 0;
   if (messageSize > 0)
-    std::snprintf(message, messageSize, "%s", state.moduleLoadFailure.c_str());
-  state.moduleLoadFailure.clear();
+    std::snprintf(message, messageSize, "%s", moduleLoadFailure.c_str());
+  moduleLoadFailure.clear();
   return -1;
 }
 
