@@ -3,7 +3,7 @@
 # installing the Debian packages it needs first when any is missing.
 #
 #   utils/build.sh            install what is missing, configure, build
-#   utils/build.sh TARGET...  the same, then build the given targets
+#   utils/build.sh TARGET...  the same, building only the given targets
 #
 # MOE_BUILD_DIR picks another build directory, MOE_CMAKE_ARGS adds options
 # when it is first configured (e.g. -DMOE_ENABLE_SANITIZERS=ON), MOE_JOBS
@@ -27,7 +27,8 @@ if [[ ! -f "$build/build.ninja" ]]; then
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
     ${MOE_CMAKE_ARGS:-}
 fi
-cmake --build "$build" -j "${MOE_JOBS:-2}"
 if (($#)); then
   cmake --build "$build" -j "${MOE_JOBS:-2}" --target "$@"
+else
+  cmake --build "$build" -j "${MOE_JOBS:-2}"
 fi

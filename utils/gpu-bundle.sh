@@ -27,18 +27,8 @@ llvm=/usr/lib/llvm-22
 # libzstd-dev: LLVM's static Support library links zstd, and LLVM's CMake
 # package names its development files.
 "$root/utils/install-deps.sh" libzstd-dev
-
-export CCACHE_BASEDIR="$root"
-if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -G Ninja -S "$root" -B "$build" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
-    -DLLVM_USE_LINKER=lld \
-    -DMLIR_DIR=$llvm/lib/cmake/mlir \
-    -DLLVM_EXTERNAL_LIT=$llvm/bin/lit \
-    -DMOE_LINK_LLVM_STATIC=ON
-fi
-cmake --build "$build" -j "${MOE_JOBS:-2}" --target moe-run
+MOE_BUILD_DIR="$build" MOE_CMAKE_ARGS="-DMOE_LINK_LLVM_STATIC=ON" \
+  "$root/utils/build.sh" moe-run
 if [[ ! -f "$build/lib/libmoe_cuda_runtime.so" ]]; then
   echo "gpu-bundle: the CUDA runtime was not built (no cuda.h under" \
     "MOE_CUDA_TOOLKIT_PATH); a bundle without it cannot run on a GPU" >&2

@@ -101,21 +101,18 @@ template <void (*release)(void *)> void releaseTracked(void *buffer) {
 /// Forgets the buffers `call` left live, freeing them where it failed (on
 /// success they are its results, which the caller owns).
 void settleBuffersOf(const std::jmp_buf *call, bool failed) {
-  SmallVector<LiveBuffers::Owner> owners;
-  SmallVector<void *> buffers;
+  SmallVector<std::pair<void *, LiveBuffers::Owner>> left;
   {
     LiveBuffers &live = liveBuffers();
     std::lock_guard<std::mutex> lock(live.mutex);
     for (auto [buffer, owner] : live.owners)
-      if (owner.call == call) {
-        buffers.push_back(buffer);
-        owners.push_back(owner);
-      }
-    for (void *buffer : buffers)
+      if (owner.call == call)
+        left.push_back({buffer, owner});
+    for (auto [buffer, owner] : left)
       live.owners.erase(buffer);
   }
   if (failed)
-    for (auto [buffer, owner] : llvm::zip(buffers, owners))
+    for (auto [buffer, owner] : left)
       owner.release(buffer);
 }
 
