@@ -57,12 +57,13 @@ namespace {
 thread_local std::jmp_buf *activeCall = nullptr;
 thread_local std::string failureMessage;
 
-/// The buffers compiled code allocated on the thread of a `guarded` call and
-/// has not freed yet, each with that call and the function that frees it. A
-/// failed call jumps over the frees of its intermediate buffers; `guarded`
-/// frees what it left. Buffers the workers of a parallel region allocate are
-/// not tracked: a failure there ends the process.
-struct LiveBuffers {
+/// What compiled code created on the thread of a `guarded` call and has not
+/// released yet (buffers; CUDA streams), each with that call and the function
+/// that releases it. A failed call jumps over the releases of its
+/// intermediate buffers and streams; `guarded` releases what it left. What
+/// the workers of a parallel region allocate is not tracked: a failure there
+/// ends the process.
+struct LiveResources {
   struct Owner {
     const std::jmp_buf *call;
     void (*release)(void *);
@@ -71,49 +72,56 @@ struct LiveBuffers {
   llvm::DenseMap<void *, Owner> owners;
 };
 
-LiveBuffers &liveBuffers() {
+LiveResources &liveResources() {
   // Leaked on purpose: compiled code may free buffers from static
   // destructors.
-  static auto *buffers = new LiveBuffers;
-  return *buffers;
+  static auto *resources = new LiveResources;
+  return *resources;
+}
+
+/// Records `resource` with the `guarded` call running on this thread, if any.
+void track(void *resource, void (*release)(void *)) {
+  if (!resource || !activeCall)
+    return;
+  LiveResources &live = liveResources();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  live.owners[resource] = {activeCall, release};
+}
+
+void untrack(void *resource) {
+  LiveResources &live = liveResources();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  live.owners.erase(resource);
 }
 
 template <void *(*allocate)(size_t), void (*release)(void *)>
 void *allocateTracked(size_t bytes) {
   void *buffer = allocate(bytes);
-  if (buffer && activeCall) {
-    LiveBuffers &live = liveBuffers();
-    std::lock_guard<std::mutex> lock(live.mutex);
-    live.owners[buffer] = {activeCall, release};
-  }
+  track(buffer, release);
   return buffer;
 }
 
 template <void (*release)(void *)> void releaseTracked(void *buffer) {
-  {
-    LiveBuffers &live = liveBuffers();
-    std::lock_guard<std::mutex> lock(live.mutex);
-    live.owners.erase(buffer);
-  }
+  untrack(buffer);
   release(buffer);
 }
 
-/// Forgets the buffers `call` left live, freeing them where it failed (on
-/// success they are its results, which the caller owns).
-void settleBuffersOf(const std::jmp_buf *call, bool failed) {
-  SmallVector<std::pair<void *, LiveBuffers::Owner>> left;
+/// Forgets what `call` left live, releasing it where the call failed (on
+/// success what is left are its result buffers, which the caller owns).
+void settleResourcesOf(const std::jmp_buf *call, bool failed) {
+  SmallVector<std::pair<void *, LiveResources::Owner>> left;
   {
-    LiveBuffers &live = liveBuffers();
+    LiveResources &live = liveResources();
     std::lock_guard<std::mutex> lock(live.mutex);
-    for (auto [buffer, owner] : live.owners)
+    for (auto [resource, owner] : live.owners)
       if (owner.call == call)
-        left.push_back({buffer, owner});
-    for (auto [buffer, owner] : left)
-      live.owners.erase(buffer);
+        left.push_back({resource, owner});
+    for (auto [resource, owner] : left)
+      live.owners.erase(resource);
   }
   if (failed)
-    for (auto [buffer, owner] : left)
-      owner.release(buffer);
+    for (auto [resource, owner] : left)
+      owner.release(resource);
 }
 
 /// Reports a failure of compiled code by jumping back to `guarded`. Compiled
@@ -140,8 +148,9 @@ extern "C" void moeRuntimeCheckFailed(const char *message) {
 }
 
 /// Runs `enterCompiledCode` so that a failure inside it comes back as an
-/// error. No frame with a destructor may lie between here and compiled
-/// code: the callable only passes arguments through.
+/// error, with what it left live released. No frame with a destructor may
+/// lie between here and compiled code: the callable only passes arguments
+/// through.
 template <typename Callable>
 llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
   std::jmp_buf call;
@@ -149,12 +158,12 @@ llvm::Error guarded(const Twine &what, Callable enterCompiledCode) {
   activeCall = &call;
   if (setjmp(call) != 0) {
     activeCall = enclosingCall;
-    settleBuffersOf(&call, /*failed=*/true);
+    settleResourcesOf(&call, /*failed=*/true);
     return llvm::createStringError(what + ": " + failureMessage);
   }
   enterCompiledCode();
   activeCall = enclosingCall;
-  settleBuffersOf(&call, /*failed=*/false);
+  settleResourcesOf(&call, /*failed=*/false);
   return llvm::Error::success();
 }
 
@@ -174,6 +183,22 @@ bufferFunctions(Target target) {
   return {&allocateTracked<&allocateCachedBuffer, &releaseCachedBuffer>,
           &releaseTracked<&releaseCachedBuffer>};
 }
+
+#ifdef MOE_HAVE_CUDA_RUNTIME
+/// The streams compiled code launches its kernels on, tracked like its
+/// buffers: a call that fails between creating a stream and destroying it (a
+/// launch, a kernel's fault) would otherwise leak the stream.
+static void *createTrackedStream() {
+  void *stream = mgpuStreamCreate();
+  track(stream, &moeCudaReleaseStream);
+  return stream;
+}
+
+static void destroyTrackedStream(void *stream) {
+  untrack(stream);
+  mgpuStreamDestroy(stream);
+}
+#endif
 
 /// The shared libraries compiled code calls into (CBLAS, OpenMP, the CUDA
 /// runtime), each named by one function it defines, as the dynamic loader
@@ -385,6 +410,12 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
     define("moe_runtime_check_failed", &moeRuntimeCheckFailed);
     define("_mlir_memref_to_llvm_alloc", buffers.first);
     define("_mlir_memref_to_llvm_free", buffers.second);
+#ifdef MOE_HAVE_CUDA_RUNTIME
+    if (target == Target::CUDA) {
+      define("mgpuStreamCreate", &createTrackedStream);
+      define("mgpuStreamDestroy", &destroyTrackedStream);
+    }
+#endif
     if (mpi)
       for (const auto &[name, address] : mpi->entryPoints)
         define(name, address);

@@ -5,13 +5,15 @@
  * and kernels that are only handles, launches that run nothing. The call
  * named by MOE_FAKE_CUDA_FAIL (its cuda.h name, e.g. cuLaunchKernel)
  * returns an error instead, so that each failure path of the runtime can be
- * taken on purpose.
+ * taken on purpose. At exit it reports the streams never destroyed, which
+ * a failed call must not leak.
  *
  *===----------------------------------------------------------------------===*/
 
 #include <cuda.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,14 @@ static int fails(const char *call) {
 
 /* Handles the runtime only passes back. */
 static int fakeContext, fakeModule, fakeFunction, fakeStream;
+
+static int liveStreams;
+
+__attribute__((destructor)) static void reportLiveStreams(void) {
+  if (liveStreams)
+    fprintf(stderr, "fake CUDA driver: %d stream(s) never destroyed\n",
+            liveStreams);
+}
 
 CUresult cuInit(unsigned int flags) {
   (void)flags;
@@ -134,11 +144,13 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
 CUresult cuStreamCreate(CUstream *stream, unsigned int flags) {
   (void)flags;
   *stream = (CUstream)&fakeStream;
+  ++liveStreams;
   return CUDA_SUCCESS;
 }
 
 CUresult cuStreamDestroy(CUstream stream) {
   (void)stream;
+  --liveStreams;
   return CUDA_SUCCESS;
 }
 

@@ -49,6 +49,10 @@ int moeCudaTakeModuleLoadFailure(char *message, size_t messageSize);
 void *moeCudaAllocate(size_t bytes);
 void moeCudaFree(void *pointer);
 
+/* Destroys a stream of compiled code that failed before destroying it. Like
+   moeCudaFree, a cleanup: a failure is printed, not raised. */
+void moeCudaReleaseStream(void *stream);
+
 /* Entry points of compiled code (signatures fixed by MLIR's gpu-to-llvm and
    finalize-memref-to-llvm conversions). */
 void *mgpuModuleLoad(void *data, size_t size);

@@ -282,6 +282,14 @@ void moeCudaFree(void *pointer) {
   checkCleanup(d->memFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
 }
 
+void moeCudaReleaseStream(void *stream) {
+  const Driver *d = driverForCleanup("moeCudaReleaseStream");
+  if (!d)
+    return;
+  checkCleanup(d->streamDestroy(static_cast<CUstream>(stream)),
+               "cuStreamDestroy");
+}
+
 void *mgpuModuleLoad(void *data, size_t size) {
   (void)size;
   const Driver *d = driver("mgpuModuleLoad");
