@@ -39,6 +39,9 @@ enum {
   kRowsPerBlock = 4,
   kDepth = 128,
   kLineFloats = 16,
+  // Cache lines in a panel: what prepacked prefetches of the next one, and
+  // each panel's share of the next 128 weight rows that k-block prefetches.
+  kPanelLines = kDepth * kWidth / kLineFloats,
   kModel = 512,
   kHidden = 1024
 };
@@ -109,7 +112,6 @@ static void kBlock(int rows, int depth, int columns, const float *lhs,
   static _Thread_local float panels[kDepth * kHidden]
       __attribute__((aligned(64)));
   int panelCount = columns / kWidth;
-  int linesPerPanel = kDepth * columns / kLineFloats / panelCount;
   for (int first = 0; first < depth; first += kDepth) {
     for (int step = 0; step < kDepth; ++step)
       for (int p = 0; p < panelCount; ++p)
@@ -118,11 +120,11 @@ static void kBlock(int rows, int depth, int columns, const float *lhs,
                 load(weights + (long)(first + step) * columns + p * kWidth +
                      16 * v));
     const float *next = weights + (long)(first + kDepth) * columns;
-    int lines = first + kDepth < depth ? linesPerPanel : 0;
+    int lines = first + kDepth < depth ? kPanelLines : 0;
     for (int p = 0; p < panelCount; ++p)
       products(rows, depth, columns, first, p * kWidth, lhs,
                panels + p * kDepth * kWidth, out,
-               next + (long)p * linesPerPanel * kLineFloats, lines, 4);
+               next + (long)p * kPanelLines * kLineFloats, lines, 4);
   }
 }
 
@@ -144,8 +146,7 @@ static void prepacked(int rows, int depth, int columns, const float *lhs,
       const float *panel = packed + (long)first * columns + column * kDepth;
       int last = first + kDepth >= depth && column + kWidth >= columns;
       products(rows, depth, columns, first, column, lhs, panel, out,
-               panel + kDepth * kWidth,
-               last ? 0 : kDepth * kWidth / kLineFloats, 4);
+               panel + kDepth * kWidth, last ? 0 : kPanelLines, 4);
     }
 }
 

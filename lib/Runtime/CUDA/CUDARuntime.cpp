@@ -116,17 +116,6 @@ bool failed(CUresult result, const std::string &what) {
   return true;
 }
 
-/// Checks a call that releases something. Releases also run while cleaning
-/// up after a failure, outside any call that could report one, and an
-/// unloaded driver reports itself deinitialized: print what went wrong,
-/// unless a failure was reported already, but do not fail the cleanup.
-void checkCleanup(CUresult result, const char *call) {
-  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED &&
-      !failureReported)
-    std::fprintf(stderr, "moe CUDA runtime: %s failed: %s\n", call,
-                 describe(result).c_str());
-}
-
 template <typename Function>
 bool loadSymbol(void *library, Function &function, const char *name,
                 std::string &error) {
@@ -212,13 +201,24 @@ const Driver *driver(const char *caller) {
   return &runtime().driver;
 }
 
-/// The driver for a release, or null after printing why not (see
-/// checkCleanup).
-const Driver *driverForCleanup(const char *caller) {
+/// Runs `release(driver)`, a driver call (`call`) that releases something,
+/// for the entry point `caller`. Releases also run while cleaning up after a
+/// failure, outside any call that could report one, and an unloaded driver
+/// reports itself deinitialized: print what went wrong, unless a failure was
+/// reported already, but do not fail the cleanup.
+template <typename Release>
+void cleanUp(const char *caller, const char *call, Release release) {
   const Driver *d = driver(caller);
-  if (!d && !failureReported)
-    std::fprintf(stderr, "moe CUDA runtime: %s\n", failureMessage);
-  return d;
+  if (!d) {
+    if (!failureReported)
+      std::fprintf(stderr, "moe CUDA runtime: %s\n", failureMessage);
+    return;
+  }
+  CUresult result = release(*d);
+  if (result != CUDA_SUCCESS && result != CUDA_ERROR_DEINITIALIZED &&
+      !failureReported)
+    std::fprintf(stderr, "moe CUDA runtime: %s failed: %s\n", call,
+                 describe(result).c_str());
 }
 
 } // namespace
@@ -276,18 +276,15 @@ void *moeCudaAllocate(size_t bytes) {
 void moeCudaFree(void *pointer) {
   if (!pointer)
     return;
-  const Driver *d = driverForCleanup("moeCudaFree");
-  if (!d)
-    return;
-  checkCleanup(d->memFree(reinterpret_cast<CUdeviceptr>(pointer)), "cuMemFree");
+  cleanUp("moeCudaFree", "cuMemFree", [&](const Driver &d) {
+    return d.memFree(reinterpret_cast<CUdeviceptr>(pointer));
+  });
 }
 
 void moeCudaReleaseStream(void *stream) {
-  const Driver *d = driverForCleanup("moeCudaReleaseStream");
-  if (!d)
-    return;
-  checkCleanup(d->streamDestroy(static_cast<CUstream>(stream)),
-               "cuStreamDestroy");
+  cleanUp("moeCudaReleaseStream", "cuStreamDestroy", [&](const Driver &d) {
+    return d.streamDestroy(static_cast<CUstream>(stream));
+  });
 }
 
 void *mgpuModuleLoad(void *data, size_t size) {
@@ -323,11 +320,9 @@ void mgpuModuleUnload(void *module) {
   // Runs from global destructors, also after a failed load.
   if (!module)
     return;
-  const Driver *d = driverForCleanup("mgpuModuleUnload");
-  if (!d)
-    return;
-  checkCleanup(d->moduleUnload(static_cast<CUmodule>(module)),
-               "cuModuleUnload");
+  cleanUp("mgpuModuleUnload", "cuModuleUnload", [&](const Driver &d) {
+    return d.moduleUnload(static_cast<CUmodule>(module));
+  });
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
