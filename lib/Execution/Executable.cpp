@@ -323,6 +323,42 @@ static void recordExpertShards(ModuleOp module,
   }
 }
 
+/// Adds the functions `moe-pack-expert-weights` gave the entry points, while
+/// they still take tensors, as entry points of their own.
+static llvm::Error recordPackedWeights(ModuleOp module,
+                                       std::vector<EntryPoint> &entryPoints) {
+  std::vector<EntryPoint> added;
+  for (EntryPoint &entry : entryPoints) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
+    auto fields = func ? func->getAttrOfType<DictionaryAttr>(
+                             MoEDialect::kPackedWeightsAttrName)
+                       : nullptr;
+    if (!fields)
+      continue;
+    PackedWeights packed;
+    packed.entry = fields.getAs<FlatSymbolRefAttr>("entry").getValue().str();
+    packed.pack = fields.getAs<FlatSymbolRefAttr>("pack").getValue().str();
+    for (int64_t position :
+         fields.getAs<DenseI64ArrayAttr>("arguments").asArrayRef())
+      packed.arguments.push_back(position);
+    for (StringRef name : {packed.entry, packed.pack}) {
+      auto variant = module.lookupSymbol<func::FuncOp>(name);
+      auto described = describeEntryPoint(variant);
+      if (!described)
+        return described.takeError();
+      described->variantOf = entry.name;
+      added.push_back(std::move(*described));
+      for (unsigned i = 0, e = variant.getNumArguments(); i < e; ++i)
+        variant.setArgAttr(
+            i, bufferization::BufferizationDialect::kWritableAttrName,
+            BoolAttr::get(module.getContext(), false));
+    }
+    entry.packedWeights = std::move(packed);
+  }
+  std::move(added.begin(), added.end(), std::back_inserter(entryPoints));
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::unique_ptr<Executable>>
 Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
                     Target target,
@@ -365,6 +401,9 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
       options.afterStage(getStageName(stage), *module);
     if (stage == Stage::ExpandLayers)
       recordExpertShards(*module, executable->entryPoints);
+    if (stage == Stage::LowerToLinalg)
+      if (auto error = recordPackedWeights(*module, executable->entryPoints))
+        return std::move(error);
   }
 
   llvm::InitializeNativeTarget();
@@ -443,6 +482,7 @@ Executable::compileForCPU(OwningOpRef<ModuleOp> module,
   pipelineOptions.numRanks = options.numRanks;
   pipelineOptions.threads =
       options.threads ? options.threads : omp_get_max_threads();
+  pipelineOptions.packWeights = options.packWeights;
   return compile(std::move(module), options, Target::CPU,
                  [&](OpPassManager &pm, Stage stage) {
                    buildCPUStage(pm, stage, pipelineOptions);

@@ -146,8 +146,12 @@ void moe::buildCPUStage(OpPassManager &pm, Stage stage,
     }
     return;
   case Stage::LowerToLinalg:
+    if (options.packWeights)
+      pm.addPass(createMoEPackExpertWeights());
     pm.addPass(createConvertMoECollectivesToMPI());
     buildCommonStage(pm, stage, options.threads);
+    if (options.packWeights)
+      pm.addPass(createMoEMaterializePackedWeights());
     if (options.threads > 1) {
       MoEDistributeOverThreadsOptions distribute;
       distribute.threads = options.threads;

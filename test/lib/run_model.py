@@ -2,7 +2,8 @@
 """Run an example model (or a variant of it) with moe-run and check it.
 
     run_model.py MODEL --moe-run PATH --work DIR [--backend cpu|cuda]
-                 [--no-fuse] [--ranks R [--mpiexec PATH]] [--tokens T] [--seed S]
+                 [--no-fuse] [--pack-weights] [--ranks R [--mpiexec PATH]]
+                 [--tokens T] [--seed S]
                  [--dtype f32|f16|bf16|f64] [--tie-experts I,J]
                  [--starve-expert E] [model overrides: --d --h --n --k ...]
 
@@ -45,6 +46,9 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--no-fuse", action="store_true",
                         help="compile without the fusion stage")
+    parser.add_argument("--pack-weights", action="store_true",
+                        help="pack the expert weights before the call "
+                        "(moe-run --pack-weights)")
     parser.add_argument("--cpu-threads", type=int,
                         help="threads the experts run on (moe-run's default: "
                              "one per core)")
@@ -90,6 +94,8 @@ def main(argv=None):
                "--output-dir", str(results), f"--backend={args.backend}"]
     if args.no_fuse:
         command.append("--fuse=false")
+    if args.pack_weights:
+        command.append("--pack-weights")
     if args.cpu_threads is not None:
         command.append(f"--cpu-threads={args.cpu_threads}")
     if args.ranks > 1:

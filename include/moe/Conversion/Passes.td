@@ -185,6 +185,12 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
     keeps the panel's rows, 4 KiB apart in an expert's weights, in L1. More
     rows than that go to CBLAS, whose kernel is then faster.
 
+    A GEMM over weights packed beforehand (the `linalg.generic` that
+    `moe-materialize-packed-weights` leaves, with panels of 128 rows by 64
+    f32 or 32 f64 columns) runs the same blocks through the packed panels
+    where they lie, whatever its row count, each block prefetching the next
+    panel as it goes: there is nothing to copy.
+
     GEMMs are where an MoE layer spends its time, and a tuned BLAS runs them
     an order of magnitude faster than loops; the other linalg ops are left
     alone. The compiled code then needs the CBLAS symbols at load time.

@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace mlir {
 class DialectRegistry;
@@ -44,11 +45,28 @@ struct ArraySpec {
   std::string describe() const;
 };
 
+/// An entry point's variant that takes its expert weights packed in the
+/// panels the CPU GEMMs read (`moe-pack-expert-weights`). Both functions
+/// are entry points of their own.
+struct PackedWeights {
+  /// Takes the same arguments, with those at `arguments` packed.
+  std::string entry;
+  /// Takes the arguments at `arguments`, in order, and returns them packed.
+  std::string pack;
+  SmallVector<unsigned> arguments;
+};
+
 /// A public function of the compiled module, callable on host arrays.
 struct EntryPoint {
   std::string name;
   SmallVector<ArraySpec> arguments;
   SmallVector<ArraySpec> results;
+  /// Where weights that stay the same from call to call are better packed
+  /// once.
+  std::optional<PackedWeights> packedWeights;
+  /// For the functions of another entry point's `packedWeights`, its name;
+  /// empty for the module's own public functions.
+  std::string variantOf;
 };
 
 /// This process's place in a job of several processes (expert parallelism,
@@ -90,6 +108,10 @@ struct CompileOptions {
   /// CPU threads for the fused experts and the token loops (the pipeline's
   /// `threads`); 0: OpenMP's default (`OMP_NUM_THREADS`, else one per core).
   unsigned threads = 0;
+  /// Whether entry points with expert weights get a variant taking them
+  /// packed (`EntryPoint::packedWeights`; the CPU pipeline's
+  /// `pack-weights`).
+  bool packWeights = false;
 };
 
 class Executable {
@@ -138,7 +160,7 @@ private:
   Target target = Target::CPU;
   ProcessGroup group;
   std::unique_ptr<ExecutionEngine> engine;
-  SmallVector<EntryPoint> entryPoints;
+  std::vector<EntryPoint> entryPoints;
 };
 
 } // namespace moe

@@ -59,6 +59,13 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                      "...) with polynomials that vectorize (off: libm "
                      "calls)"),
       llvm::cl::init(true)};
+  Option<bool> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("Give each entry function with packable expert weights "
+                     "a variant taking them packed in the GEMMs' panels, "
+                     "and a function packing them (moe-pack-expert-weights; "
+                     "docs/Performance.md says when it pays)"),
+      llvm::cl::init(false)};
 };
 
 /// Options of the CUDA pipeline (`moe-cuda-pipeline{...}`).

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -347,11 +348,24 @@ constexpr int64_t kPackedRowsPerBlock = 4;
 /// Rows of `rhs` in a panel: 128 x 64 f32 is 32 KiB, which stays in L1
 /// while every block of output rows runs through it.
 constexpr int64_t kPackedPanelDepth = 128;
+/// Steps through a packed panel per line of the next one prefetched.
+constexpr int64_t kPackedStepsPerPrefetch = 4;
+
+/// Where the packed product finds its panels of `rhs`.
+enum class PanelSource {
+  /// Copied out of `rhs` [K, N], one panel at a time.
+  CopiedFromRhs,
+  /// In place: `rhs` holds the weights packed beforehand,
+  /// `[(K / 128) * (N / width) * 128, width]`, panel (i, j) in the 128 rows
+  /// from `(i * N / width + j) * 128` on. K and N are multiples of the panel.
+  PackedRhs,
+};
 
 /// `out [M, N] += lhs [M, K] . rhs [K, N]` for a moderate number of rows M,
 /// as vector code that keeps a 4 x 64 block of `out` (f32; 4 x 32 for f64)
 /// in registers while it runs through a panel of 128 rows and 64 columns of
-/// `rhs`. The panel is first copied into a contiguous buffer: read in place,
+/// `rhs`. Unless `rhs` is packed already (`source`), the panel is first
+/// copied into a contiguous buffer: read in place,
 /// its rows would be 4 KiB apart (an expert's weight rows), all in the same
 /// few L1 sets, and evicted before the next block of output rows could
 /// reuse them. While one panel is copied, the same rows of the next are
@@ -361,10 +375,13 @@ constexpr int64_t kPackedPanelDepth = 128;
 /// it is copied, narrower `lhs` as it is loaded; columns past N in the last
 /// panel are zeros, and its part of `out` is loaded and stored under masks.
 /// `rhs` and `out` have unit-stride rows. With `overwritesOut`,
-/// `out = lhs . rhs` (K > 0).
-void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
-                       Value out, Value rows, Value depth, Value columns,
-                       FloatType type, bool overwritesOut) {
+/// `out = lhs . rhs` (K > 0). Packed panels are read where they lie, and
+/// while each block of four output rows runs through one, it prefetches a
+/// line of the next panel per step: the first four blocks fetch all of it.
+void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                      Value out, Value rows, Value depth, Value columns,
+                      FloatType type, bool overwritesOut, PanelSource source) {
+  bool packed = source == PanelSource::PackedRhs;
   int64_t lanes = kStreamingVectorBits / type.getWidth();
   int64_t panelWidth = lanes * kPackedPanelVectors;
   auto vectorType = VectorType::get({lanes}, type);
@@ -385,8 +402,18 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
         b, loc, VectorType::get({lanes}, b.getI1Type()),
         ValueRange{arith::SubIOp::create(b, loc, tailWidth,
                                          index(v * lanes))}));
-  Value panel = memref::AllocOp::create(
-      b, loc, MemRefType::get({kPackedPanelDepth, panelWidth}, type));
+  Value panel =
+      packed ? rhs
+             : Value(memref::AllocOp::create(
+                   b, loc,
+                   MemRefType::get({kPackedPanelDepth, panelWidth}, type)));
+  Value panelDepthValue = index(kPackedPanelDepth);
+  // The last packed panel's first row: the next panel of the last one is
+  // itself.
+  Value lastPanelStart;
+  if (packed)
+    lastPanelStart = arith::SubIOp::create(
+        b, loc, memref::DimOp::create(b, loc, rhs, 0), panelDepthValue);
   Value lastColumn = arith::SubIOp::create(b, loc, columns, index(1));
   SmallVector<Value> panelColumns;
   for (int64_t v = 0; v < kPackedPanelVectors; ++v)
@@ -410,10 +437,13 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
 
   // Output rows [firstRow, firstRow + rowCount), at the panel's columns of
   // `out` (`vectorColumns`, one per vector), through rows [firstDepth,
-  // firstDepth + panelDepth).
+  // firstDepth + panelDepth) of `rhs`, which are the panel's rows from
+  // `panelStart` on; `nextPanelStart`, where given, is the first row of the
+  // panel to prefetch.
   auto rowBlock = [&](OpBuilder &rb, Location rl, Value firstDepth,
-                      Value panelDepth, ArrayRef<Value> vectorColumns,
-                      ArrayRef<Value> masks, Value firstRow, int64_t rowCount) {
+                      Value panelDepth, Value panelStart, Value nextPanelStart,
+                      ArrayRef<Value> vectorColumns, ArrayRef<Value> masks,
+                      Value firstRow, int64_t rowCount) {
     SmallVector<Value> outRows =
         consecutiveIndices(rb, rl, firstRow, rowCount);
     // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
@@ -428,27 +458,60 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                                           lanes, maskOf(masks, v)));
           return loaded;
         });
+    // A block of four rows through a packed panel prefetches one line (one
+    // vector) of the next panel every four steps: at the pace the panel is
+    // consumed when M is 64, an expert's share at n = 256. All at once, the
+    // misses would fill the line buffers the products' own loads need.
+    bool prefetches = nextPanelStart && rowCount == kPackedRowsPerBlock;
+    int64_t stepsPerIteration = prefetches ? kPackedStepsPerPrefetch : 1;
     auto accumulate = scf::ForOp::create(
-        rb, rl, zero, panelDepth, index(1), sums,
-        [&](OpBuilder &fb, Location fl, Value panelRow, ValueRange partial) {
-          SmallVector<Value> weights;
-          for (Value panelColumn : panelColumns)
-            weights.push_back(vector::LoadOp::create(
-                fb, fl, vectorType, panel, ValueRange{panelRow, panelColumn}));
-          Value depthIndex =
-              arith::AddIOp::create(fb, fl, firstDepth, panelRow);
-
+        rb, rl, zero, panelDepth, index(stepsPerIteration), sums,
+        [&](OpBuilder &fb, Location fl, Value firstStep, ValueRange partial) {
+          if (prefetches) {
+            // Line block * 32 + firstStep / 4, or the last line once a
+            // block past the sixteenth has nothing left to fetch.
+            int64_t linesPerBlock = kPackedPanelDepth / kPackedStepsPerPrefetch;
+            Value block = arith::DivUIOp::create(fb, fl, firstRow,
+                                                 index(kPackedRowsPerBlock));
+            Value line = arith::MinUIOp::create(
+                fb, fl,
+                arith::AddIOp::create(
+                    fb, fl,
+                    arith::MulIOp::create(fb, fl, block, index(linesPerBlock)),
+                    arith::DivUIOp::create(fb, fl, firstStep,
+                                           index(kPackedStepsPerPrefetch))),
+                index(kPackedPanelDepth * kPackedPanelVectors - 1));
+            Value vectorsPerRow = index(kPackedPanelVectors);
+            Value lineRow = arith::AddIOp::create(
+                fb, fl, nextPanelStart,
+                arith::DivUIOp::create(fb, fl, line, vectorsPerRow));
+            Value lineColumn = arith::MulIOp::create(
+                fb, fl, arith::RemUIOp::create(fb, fl, line, vectorsPerRow),
+                index(lanes));
+            prefetchForRead(fb, fl, panel, ValueRange{lineRow, lineColumn});
+          }
           SmallVector<Value> updated(partial);
-          for (auto [r, row] : llvm::enumerate(outRows)) {
-            Value coefficient = vector::BroadcastOp::create(
-                fb, fl, vectorType,
-                widenTo(fb, fl,
-                        memref::LoadOp::create(fb, fl, lhs,
-                                               ValueRange{row, depthIndex}),
-                        type));
-            for (auto [v, weight] : llvm::enumerate(weights)) {
-              Value &sum = updated[r * kPackedPanelVectors + v];
-              sum = vector::FMAOp::create(fb, fl, coefficient, weight, sum);
+          for (int64_t step = 0; step < stepsPerIteration; ++step) {
+            Value panelRow =
+                arith::AddIOp::create(fb, fl, firstStep, index(step));
+            Value rhsRow = arith::AddIOp::create(fb, fl, panelStart, panelRow);
+            SmallVector<Value> weights;
+            for (Value panelColumn : panelColumns)
+              weights.push_back(vector::LoadOp::create(
+                  fb, fl, vectorType, panel, ValueRange{rhsRow, panelColumn}));
+            Value depthIndex =
+                arith::AddIOp::create(fb, fl, firstDepth, panelRow);
+            for (auto [r, row] : llvm::enumerate(outRows)) {
+              Value coefficient = vector::BroadcastOp::create(
+                  fb, fl, vectorType,
+                  widenTo(fb, fl,
+                          memref::LoadOp::create(fb, fl, lhs,
+                                                 ValueRange{row, depthIndex}),
+                          type));
+              for (auto [v, weight] : llvm::enumerate(weights)) {
+                Value &sum = updated[r * kPackedPanelVectors + v];
+                sum = vector::FMAOp::create(fb, fl, coefficient, weight, sum);
+              }
             }
           }
           scf::YieldOp::create(fb, fl, updated);
@@ -471,6 +534,39 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
           for (Value panelColumn : panelColumns)
             vectorColumns.push_back(
                 arith::AddIOp::create(cb, cl, firstColumn, panelColumn));
+          Value panelStart = zero, nextPanelStart;
+          if (packed) {
+            Value panelsBefore = arith::AddIOp::create(
+                cb, cl,
+                arith::MulIOp::create(
+                    cb, cl,
+                    arith::DivUIOp::create(cb, cl, firstDepth, panelDepthValue),
+                    arith::DivUIOp::create(cb, cl, columns, panelWidthValue)),
+                arith::DivUIOp::create(cb, cl, firstColumn, panelWidthValue));
+            panelStart =
+                arith::MulIOp::create(cb, cl, panelsBefore, panelDepthValue);
+            nextPanelStart = arith::MinUIOp::create(
+                cb, cl,
+                arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
+                lastPanelStart);
+          }
+          auto runRowBlocks = [&](OpBuilder &ob, Location ol) {
+            buildLoop(ob, ol, zero, mainRows, kPackedRowsPerBlock,
+                      [&](OpBuilder &rb, Location rl, Value firstRow) {
+                        rowBlock(rb, rl, firstDepth, panelDepth, panelStart,
+                                 nextPanelStart, vectorColumns, masks, firstRow,
+                                 kPackedRowsPerBlock);
+                      });
+            buildLoop(ob, ol, mainRows, rows, 1,
+                      [&](OpBuilder &rb, Location rl, Value row) {
+                        rowBlock(rb, rl, firstDepth, panelDepth, panelStart,
+                                 nextPanelStart, vectorColumns, masks, row, 1);
+                      });
+          };
+          if (packed) {
+            runRowBlocks(cb, cl);
+            return;
+          }
           // While a full panel is copied, the same rows' part of the next
           // panel is prefetched (into L2; clamped to the last column), to
           // arrive while this panel's products run.
@@ -497,19 +593,32 @@ void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       ValueRange{panelRow, panelColumns[v]});
                 }
               });
-          buildLoop(cb, cl, zero, mainRows, kPackedRowsPerBlock,
-                    [&](OpBuilder &rb, Location rl, Value firstRow) {
-                      rowBlock(rb, rl, firstDepth, panelDepth, vectorColumns,
-                               masks, firstRow, kPackedRowsPerBlock);
-                    });
-          buildLoop(cb, cl, mainRows, rows, 1,
-                    [&](OpBuilder &rb, Location rl, Value row) {
-                      rowBlock(rb, rl, firstDepth, panelDepth, vectorColumns,
-                               masks, row, 1);
-                    });
+          runRowBlocks(cb, cl);
         });
       });
-  memref::DeallocOp::create(b, loc, panel);
+  if (!packed)
+    memref::DeallocOp::create(b, loc, panel);
+}
+
+/// The packed product with its panels copied out of `rhs` as it goes.
+void emitPackedProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                       Value out, Value rows, Value depth, Value columns,
+                       FloatType type, bool overwritesOut) {
+  emitPanelProduct(b, loc, lhs, rhs, out, rows, depth, columns, type,
+                   overwritesOut, PanelSource::CopiedFromRhs);
+}
+
+/// The `linalg.fill` of 0 into the output of the GEMM `op` right before it,
+/// if any: with nothing in between, nothing reads the zeros but the product.
+linalg::FillOp zeroFillOf(linalg::LinalgOp op) {
+  auto fill = dyn_cast_or_null<linalg::FillOp>(op->getPrevNode());
+  if (!fill || !fill.hasPureBufferSemantics() ||
+      fill.getDpsInits()[0] != op.getDpsInits()[0])
+    return nullptr;
+  Value value = fill.getDpsInputs()[0];
+  if (!matchPattern(value, m_AnyZeroFloat()))
+    return nullptr;
+  return fill;
 }
 
 struct BatchMatmulToLoop : OpRewritePattern<linalg::BatchMatmulOp> {
@@ -732,19 +841,6 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
     return success();
   }
 
-  /// The `linalg.fill` of 0 into the output right before `op`, if any: with
-  /// nothing in between, nothing reads the zeros but the product.
-  static linalg::FillOp zeroFillOf(linalg::MatmulOp op) {
-    auto fill = dyn_cast_or_null<linalg::FillOp>(op->getPrevNode());
-    if (!fill || !fill.hasPureBufferSemantics() ||
-        fill.getDpsInits()[0] != op.getDpsInits()[0])
-      return nullptr;
-    Value value = fill.getDpsInputs()[0];
-    if (!matchPattern(value, m_AnyZeroFloat()))
-      return nullptr;
-    return fill;
-  }
-
   /// `void cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb,
   /// beta, C, ldc)`, declared once per module.
   static func::FuncOp declareGemm(PatternRewriter &rewriter, Operation *op,
@@ -771,13 +867,94 @@ struct MatmulToGemmCall : OpRewritePattern<linalg::MatmulOp> {
   int64_t packedMaxRows;
 };
 
+/// Whether `op`'s body is `out + lhs * rhs`, nothing else.
+bool isMultiplyAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto product = dyn_cast<arith::MulFOp>(body.front());
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto sum = yield.getValues().front().getDefiningOp<arith::AddFOp>();
+  if (!product || !sum)
+    return false;
+  auto args = body.getArguments();
+  auto isPair = [](Value a, Value b, Value x, Value y) {
+    return (a == x && b == y) || (a == y && b == x);
+  };
+  return isPair(product.getLhs(), product.getRhs(), args[0], args[1]) &&
+         isPair(sum.getLhs(), sum.getRhs(), args[2], product.getResult());
+}
+
+/// The GEMM over packed weights that `moe-materialize-packed-weights`
+/// leaves, `out[m, n1 * w + n0] += lhs[m, k1 * d + k0] * packed[k1, n1, k0,
+/// n0]`, on buffers: the packed product with its panels read in place,
+/// whatever M. Its panels must be those of the product, 128 x 64 (f32) or
+/// 128 x 32 (f64), contiguous.
+struct PackedWeightGemmToProduct : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1 || op.getNumLoops() != 5)
+      return rewriter.notifyMatchFailure(op, "not a GEMM on buffers");
+    Value lhs = op.getDpsInputs()[0], packed = op.getDpsInputs()[1];
+    Value out = op.getDpsInits()[0];
+    auto packedType = cast<MemRefType>(packed.getType());
+    auto type = dyn_cast<FloatType>(packedType.getElementType());
+    if (!type || !(type.isF32() || type.isF64()) ||
+        getElementTypeOrSelf(lhs) != type || getElementTypeOrSelf(out) != type)
+      return rewriter.notifyMatchFailure(op, "not f32 or f64 throughout");
+    int64_t width =
+        kStreamingVectorBits / type.getWidth() * kPackedPanelVectors;
+    if (packedType.getRank() != 4 ||
+        !memref::isStaticShapeAndContiguousRowMajor(packedType) ||
+        packedType.getDimSize(2) != kPackedPanelDepth ||
+        packedType.getDimSize(3) != width ||
+        !hasUnitStrideRows(cast<MemRefType>(out.getType())))
+      return rewriter.notifyMatchFailure(op, "not the product's panels");
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr m, n1, n0, k1, k0;
+    bindDims(ctx, m, n1, n0, k1, k0);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(5, 0, {m, k1 * kPackedPanelDepth + k0}, ctx),
+        AffineMap::get(5, 0, {k1, n1, k0, n0}, ctx),
+        AffineMap::get(5, 0, {m, n1 * width + n0}, ctx)};
+    using utils::IteratorType;
+    SmallVector<IteratorType> iterators = {
+        IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+        IteratorType::reduction, IteratorType::reduction};
+    if (op.getIndexingMapsArray() != maps ||
+        op.getIteratorTypesArray() != iterators || !isMultiplyAdd(op))
+      return rewriter.notifyMatchFailure(op, "not a GEMM over packed panels");
+
+    Location loc = op.getLoc();
+    linalg::FillOp zeroFill = zeroFillOf(op);
+    if (zeroFill)
+      rewriter.eraseOp(zeroFill);
+    Value panels = memref::CollapseShapeOp::create(
+        rewriter, loc, packed, ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
+    auto index = [&](int64_t value) -> Value {
+      return arith::ConstantIndexOp::create(rewriter, loc, value);
+    };
+    emitPanelProduct(rewriter, loc, lhs, panels, out,
+                     memref::DimOp::create(rewriter, loc, lhs, 0),
+                     index(packedType.getDimSize(0) * kPackedPanelDepth),
+                     index(packedType.getDimSize(1) * width), type,
+                     /*overwritesOut=*/static_cast<bool>(zeroFill),
+                     PanelSource::PackedRhs);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct ConvertLinalgToBLASPass
     : moe::impl::ConvertLinalgToBLASBase<ConvertLinalgToBLASPass> {
   using ConvertLinalgToBLASBase::ConvertLinalgToBLASBase;
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<BatchMatmulToLoop>(&getContext());
+    patterns.add<BatchMatmulToLoop, PackedWeightGemmToProduct>(&getContext());
     patterns.add<MatmulToGemmCall>(&getContext(), streamingMaxRows,
                                    packedMaxRows);
     // The streaming product's loops and tail branch fold where sizes are

@@ -1166,3 +1166,34 @@ func.func @expert_shards_dynamic(%w: tensor<?x8xf32> {moe.expert_shards = 2 : i6
 func.func @unknown_argument_attribute(%w: tensor<4x8xf32> {moe.shards = 2 : i64}) {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'moe.packed_weights' must be {entry = @symbol, pack = @symbol, arguments = array<i64: ...>}, got {entry = @f_packed}}}
+func.func @packed_weights_fields(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed}} {
+  return
+}
+
+// -----
+
+func.func private @f_packed(tensor<4x1x1x8x8xf32>)
+func.func private @f_pack_weights(tensor<4x8x8xf32>) -> tensor<4x1x1x8x8xf32>
+// expected-error @+1 {{'moe.packed_weights' arguments must be increasing positions below 1, got array<i64: 1>}}
+func.func @packed_weights_position(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, pack = @f_pack_weights, arguments = array<i64: 1>}} {
+  return
+}
+
+// -----
+
+func.func private @f_packed(tensor<4x1x1x8x8xf32>)
+// expected-error @+1 {{'moe.packed_weights' names @f_pack_weights, which is not a function}}
+func.func @packed_weights_missing(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, pack = @f_pack_weights, arguments = array<i64: 0>}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown attribute 'moe.packed'}}
+func.func @unknown_attribute() attributes {moe.packed = 1 : i64} {
+  return
+}

@@ -4,6 +4,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -55,5 +57,45 @@ LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
                            << "' marks argument #" << argIndex
                            << ", which does not stack experts "
                               "with a static leading dimension";
+  return success();
+}
+
+LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attribute) {
+  if (attribute.getName() != kPackedWeightsAttrName)
+    return op->emitError() << "unknown attribute '"
+                           << attribute.getName().getValue() << "'";
+  auto function = dyn_cast<FunctionOpInterface>(op);
+  if (!function)
+    return op->emitError() << "'" << kPackedWeightsAttrName
+                           << "' is only for functions";
+  auto fields = dyn_cast<DictionaryAttr>(attribute.getValue());
+  auto entry = fields ? fields.getAs<FlatSymbolRefAttr>("entry") : nullptr;
+  auto pack = fields ? fields.getAs<FlatSymbolRefAttr>("pack") : nullptr;
+  auto arguments =
+      fields ? fields.getAs<DenseI64ArrayAttr>("arguments") : nullptr;
+  if (!entry || !pack || !arguments || fields.size() != 3)
+    return op->emitError()
+           << "'" << kPackedWeightsAttrName
+           << "' must be {entry = @symbol, pack = @symbol, arguments = "
+              "array<i64: ...>}, got "
+           << attribute.getValue();
+  int64_t previous = -1;
+  for (int64_t position : arguments.asArrayRef()) {
+    if (position <= previous ||
+        position >= static_cast<int64_t>(function.getNumArguments()))
+      return op->emitError()
+             << "'" << kPackedWeightsAttrName << "' arguments must be "
+             << "increasing positions below " << function.getNumArguments()
+             << ", got " << arguments;
+    previous = position;
+  }
+  for (FlatSymbolRefAttr name : {entry, pack}) {
+    auto callee = dyn_cast_or_null<FunctionOpInterface>(
+        SymbolTable::lookupNearestSymbolFrom(op, name));
+    if (!callee)
+      return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
+                             << name << ", which is not a function";
+  }
   return success();
 }

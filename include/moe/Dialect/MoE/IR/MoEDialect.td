@@ -28,12 +28,19 @@ def MoE_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
   let hasRegionArgAttrVerify = 1;
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// On a function argument: the argument holds one rank's share of a
     /// stacked expert weight split over this many ranks (an i64 above 1),
     /// as `moe-shard-experts` leaves it.
     static constexpr ::llvm::StringLiteral kExpertShardsAttrName =
         "moe.expert_shards";
+    /// On a public function: its variant taking packed expert weights, as
+    /// `moe-pack-expert-weights` adds it, `{entry = @f_packed, pack =
+    /// @f_pack_weights, arguments = array<i64: ...>}` (the packed
+    /// arguments' positions, increasing).
+    static constexpr ::llvm::StringLiteral kPackedWeightsAttrName =
+        "moe.packed_weights";
   }];
 }
 

@@ -120,4 +120,62 @@ def MoEDistributeOverThreads
   ];
 }
 
+def MoEPackExpertWeights : Pass<"moe-pack-expert-weights", "ModuleOp"> {
+  let summary = "Give entry functions a variant taking packed expert weights";
+  let description = [{
+    The CPU's expert GEMMs run through a weight in panels of `panel-depth`
+    rows by `panel-width` columns. Copied out of the weight on every call,
+    a panel's rows are a weight row apart, and the copy waits on memory
+    with no arithmetic to hide it. Packed once, in the order the GEMMs read
+    them, the panels stream in from one contiguous block.
+
+    For each public function `@f` with arguments that are f32 stacked
+    expert weights `[n, K, N]` used only as `moe.routed_ffn` weights (K and
+    N static multiples of the panel, not split over ranks), adds:
+
+    - `@f_pack_weights`, which takes those weights, in order, and returns
+      each as `linalg.pack` with inner tiles (`panel-depth`, `panel-width`)
+      on dims 1 and 2 leaves it: `[n, K/panel-depth, N/panel-width,
+      panel-depth, panel-width]`;
+    - `@f_packed`, `@f` with those arguments packed, each read through a
+      `linalg.unpack` that `moe-materialize-packed-weights` folds into the
+      GEMMs.
+
+    `@f` is unchanged but for `moe.packed_weights`, which names both
+    functions and the packed arguments' positions. A name that is taken is
+    an error. Functions without such arguments are left alone.
+  }];
+  let options = [
+    Option<"panelDepth", "panel-depth", "int64_t", /*default=*/"128",
+           "Weight rows per panel">,
+    Option<"panelWidth", "panel-width", "int64_t", /*default=*/"64",
+           "Weight columns per panel">,
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def MoEMaterializePackedWeights : Pass<"moe-materialize-packed-weights"> {
+  let summary = "Read packed weights in place in the GEMMs that use them";
+  let description = [{
+    After `convert-moe-to-linalg`: a `linalg.matmul` whose right operand is
+    one expert's slice of a `linalg.unpack`ed weight (inner tiles on dims 1
+    and 2 that divide them, no outer permutation) becomes a `linalg.generic`
+    that reads the slice of the packed weight in its place:
+
+        out[m, n1 * w + n0] += lhs[m, k1 * d + k0] * packed[k1, n1, k0, n0]
+
+    for panels of `d` rows by `w` columns, which `convert-linalg-to-blas`
+    runs panel by panel. The `linalg.pack`s and `linalg.unpack`s left
+    (packing the weights, and any other use of an unpacked one) are
+    lowered to reshapes and `linalg.transpose`s.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MOE_DIALECT_MOE_TRANSFORMS_PASSES_TD

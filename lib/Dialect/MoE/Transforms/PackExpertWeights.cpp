@@ -1,0 +1,284 @@
+//===- PackExpertWeights.cpp - Expert weights in the GEMMs' panel order ---===//
+//
+// Weights that stay the same from call to call are packed once, by a
+// function of their own, into the panels the CPU's expert GEMMs read; a
+// variant of the entry function takes them packed. The variant states the
+// layout in the IR, as a `linalg.unpack` of each packed argument, so it is
+// correct as it stands; `moe-materialize-packed-weights` then folds the
+// unpack into the GEMMs, which read the packed panels in place.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "moe/Dialect/MoE/IR/MoEDialect.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEPACKEXPERTWEIGHTS
+#define GEN_PASS_DEF_MOEMATERIALIZEPACKEDWEIGHTS
+#include "moe/Dialect/MoE/Transforms/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// The dims of a stacked weight `[n, K, N]` that are packed: K and N.
+constexpr int64_t kPackedDims[] = {1, 2};
+
+bool isRoutedWeightUse(OpOperand &use) {
+  auto ffn = dyn_cast<RoutedFFNOp>(use.getOwner());
+  if (!ffn)
+    return false;
+  if (&use == &ffn.getW1Mutable() || &use == &ffn.getW2Mutable())
+    return true;
+  return llvm::any_of(ffn.getW3Mutable(),
+                      [&](OpOperand &w3) { return &w3 == &use; });
+}
+
+/// Positions of `func`'s arguments that can be packed in panels of `tile`.
+SmallVector<int64_t> packableWeights(func::FuncOp func,
+                                     ArrayRef<int64_t> tile) {
+  SmallVector<int64_t> positions;
+  for (BlockArgument argument : func.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(argument.getType());
+    if (!type || type.getRank() != 3 || !type.getElementType().isF32() ||
+        argument.use_empty() ||
+        func.getArgAttr(argument.getArgNumber(),
+                        MoEDialect::kExpertShardsAttrName))
+      continue;
+    bool divisible = llvm::all_of(llvm::zip(kPackedDims, tile), [&](auto dim) {
+      auto [position, size] = dim;
+      return !type.isDynamicDim(position) &&
+             type.getDimSize(position) % size == 0;
+    });
+    if (divisible && llvm::all_of(argument.getUses(), isRoutedWeightUse))
+      positions.push_back(argument.getArgNumber());
+  }
+  return positions;
+}
+
+struct PackExpertWeightsPass
+    : moe::impl::MoEPackExpertWeightsBase<PackExpertWeightsPass> {
+  using MoEPackExpertWeightsBase::MoEPackExpertWeightsBase;
+
+  void runOnOperation() override {
+    if (panelDepth < 1 || panelWidth < 1) {
+      getOperation().emitError("moe-pack-expert-weights: panel sizes must be "
+                               "positive");
+      return signalPassFailure();
+    }
+    SymbolTable symbols(getOperation());
+    for (auto func : llvm::to_vector(getOperation().getOps<func::FuncOp>())) {
+      if (func.isPrivate() || func.isExternal())
+        continue;
+      SmallVector<int64_t> positions =
+          packableWeights(func, {panelDepth, panelWidth});
+      if (!positions.empty() &&
+          failed(addPackedVariant(func, positions, symbols)))
+        return signalPassFailure();
+    }
+  }
+
+  LogicalResult addPackedVariant(func::FuncOp func, ArrayRef<int64_t> positions,
+                                 SymbolTable &symbols) {
+    MLIRContext *ctx = func.getContext();
+    std::string entryName = (func.getName() + "_packed").str();
+    std::string packName = (func.getName() + "_pack_weights").str();
+    for (StringRef name : {entryName, packName})
+      if (symbols.lookup(name))
+        return func.emitError() << "moe-pack-expert-weights: cannot add '@"
+                                << name << "', the name is taken";
+    Location loc = func.getLoc();
+    OpBuilder b(ctx);
+    SmallVector<OpFoldResult> tiles = {b.getIndexAttr(panelDepth),
+                                       b.getIndexAttr(panelWidth)};
+    auto packedTypeOf = [&](Type weight) {
+      return linalg::PackOp::inferPackedType(cast<RankedTensorType>(weight),
+                                             {panelDepth, panelWidth},
+                                             kPackedDims);
+    };
+
+    auto entry = cast<func::FuncOp>(func->clone());
+    entry.setName(entryName);
+    entry->removeAttr(MoEDialect::kPackedWeightsAttrName);
+    symbols.insert(entry, std::next(func->getIterator()));
+    b.setInsertionPointToStart(&entry.getBody().front());
+    SmallVector<Type> weightTypes, packedTypes;
+    for (int64_t position : positions) {
+      BlockArgument argument = entry.getArgument(position);
+      auto weight = cast<RankedTensorType>(argument.getType());
+      weightTypes.push_back(weight);
+      packedTypes.push_back(packedTypeOf(weight));
+      argument.setType(packedTypes.back());
+      Value unpacked = linalg::UnPackOp::create(
+          b, loc, argument,
+          tensor::EmptyOp::create(b, loc, weight.getShape(),
+                                  weight.getElementType()),
+          kPackedDims, tiles);
+      argument.replaceAllUsesExcept(unpacked, unpacked.getDefiningOp());
+    }
+    entry.setFunctionType(FunctionType::get(
+        ctx, entry.getBody().getArgumentTypes(), entry.getResultTypes()));
+
+    b.setInsertionPointAfter(entry);
+    auto pack = func::FuncOp::create(
+        b, loc, packName, FunctionType::get(ctx, weightTypes, packedTypes));
+    symbols.insert(pack, std::next(entry->getIterator()));
+    b.setInsertionPointToStart(pack.addEntryBlock());
+    SmallVector<Value> packed;
+    for (auto [weight, packedType] :
+         llvm::zip(pack.getArguments(), packedTypes)) {
+      auto type = cast<RankedTensorType>(packedType);
+      packed.push_back(linalg::PackOp::create(
+          b, loc, weight,
+          tensor::EmptyOp::create(b, loc, type.getShape(),
+                                  type.getElementType()),
+          kPackedDims, tiles));
+    }
+    func::ReturnOp::create(b, loc, packed);
+
+    func->setAttr(
+        MoEDialect::kPackedWeightsAttrName,
+        b.getDictionaryAttr(
+            {b.getNamedAttr("entry", FlatSymbolRefAttr::get(entry)),
+             b.getNamedAttr("pack", FlatSymbolRefAttr::get(pack)),
+             b.getNamedAttr("arguments", b.getDenseI64ArrayAttr(positions))}));
+    return success();
+  }
+};
+
+/// The unpack of a whole packed weight `[n, K1, N1, d, w]` into `[n, K, N]`,
+/// panels of `d x w` on K and N: one `ReadPackedWeightInMatmul` reads in
+/// place.
+bool unpacksWholePanels(linalg::UnPackOp unpack) {
+  ArrayRef<int64_t> tiles = unpack.getStaticInnerTiles();
+  RankedTensorType packed = unpack.getSourceType();
+  RankedTensorType unpacked = unpack.getDestType();
+  if (packed.getRank() != 5 || !packed.hasStaticShape() ||
+      unpack.getInnerDimsPos() != ArrayRef<int64_t>(kPackedDims) ||
+      !unpack.getOuterDimsPerm().empty() || ShapedType::isDynamicShape(tiles))
+    return false;
+  return unpacked.getDimSize(1) == packed.getDimSize(1) * tiles[0] &&
+         unpacked.getDimSize(2) == packed.getDimSize(2) * tiles[1];
+}
+
+/// `linalg.matmul(lhs, slice(unpack(packed))[e])` to a `linalg.generic`
+/// reading `packed[e]` in place (the pass description has the maps).
+struct ReadPackedWeightInMatmul : OpRewritePattern<linalg::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::MatmulOp matmul,
+                                PatternRewriter &rewriter) const override {
+    if (matmul.hasUserDefinedMaps() || !matmul.hasPureTensorSemantics())
+      return rewriter.notifyMatchFailure(matmul, "not a plain tensor matmul");
+    Value lhs = matmul.getDpsInputs()[0], out = matmul.getDpsInits()[0];
+    auto slice =
+        matmul.getDpsInputs()[1].getDefiningOp<tensor::ExtractSliceOp>();
+    auto unpack =
+        slice ? slice.getSource().getDefiningOp<linalg::UnPackOp>() : nullptr;
+    if (!unpack || !unpacksWholePanels(unpack))
+      return rewriter.notifyMatchFailure(matmul, "not an unpacked weight");
+    RankedTensorType unpacked = unpack.getDestType();
+    auto isIndex = [](OpFoldResult value, int64_t expected) {
+      std::optional<int64_t> constant = getConstantIntValue(value);
+      return constant && *constant == expected;
+    };
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+    bool oneExpert = slice.getType().getRank() == 2 && isIndex(offsets[1], 0) &&
+                     isIndex(offsets[2], 0) && isIndex(sizes[0], 1) &&
+                     isIndex(sizes[1], unpacked.getDimSize(1)) &&
+                     isIndex(sizes[2], unpacked.getDimSize(2)) &&
+                     slice.hasUnitStride();
+    Type element = unpacked.getElementType();
+    auto elementOf = [](Value value) { return getElementTypeOrSelf(value); };
+    if (!oneExpert || elementOf(lhs) != element || elementOf(out) != element)
+      return rewriter.notifyMatchFailure(matmul,
+                                         "not one expert's whole weight, or "
+                                         "mixed element types");
+
+    // The packed slice goes where the unpacked one was: after bufferization
+    // its view then stays ahead of the output's fill, as the matmul's did.
+    RankedTensorType packed = unpack.getSourceType();
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(slice);
+    SmallVector<OpFoldResult> packedOffsets(5, rewriter.getIndexAttr(0));
+    packedOffsets.front() = offsets.front();
+    SmallVector<OpFoldResult> packedSizes = {rewriter.getIndexAttr(1)};
+    for (int64_t size : packed.getShape().drop_front())
+      packedSizes.push_back(rewriter.getIndexAttr(size));
+    SmallVector<OpFoldResult> unitStrides(5, rewriter.getIndexAttr(1));
+    auto panels = tensor::ExtractSliceOp::create(
+        rewriter, slice.getLoc(),
+        RankedTensorType::get(packed.getShape().drop_front(), element),
+        unpack.getSource(), packedOffsets, packedSizes, unitStrides);
+
+    rewriter.setInsertionPoint(matmul);
+    ArrayRef<int64_t> tiles = unpack.getStaticInnerTiles();
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr m, n1, n0, k1, k0;
+    bindDims(ctx, m, n1, n0, k1, k0);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(5, 0, {m, k1 * tiles[0] + k0}, ctx),
+        AffineMap::get(5, 0, {k1, n1, k0, n0}, ctx),
+        AffineMap::get(5, 0, {m, n1 * tiles[1] + n0}, ctx)};
+    SmallVector<utils::IteratorType> iterators(3,
+                                               utils::IteratorType::parallel);
+    iterators.append(2, utils::IteratorType::reduction);
+    rewriter.replaceOpWithNewOp<linalg::GenericOp>(
+        matmul, out.getType(), ValueRange{lhs, panels}, ValueRange{out}, maps,
+        iterators, [](OpBuilder &b, Location loc, ValueRange args) {
+          Value product = arith::MulFOp::create(b, loc, args[0], args[1]);
+          linalg::YieldOp::create(
+              b, loc,
+              ValueRange{arith::AddFOp::create(b, loc, args[2], product)});
+        });
+    return success();
+  }
+};
+
+struct MaterializePackedWeightsPass
+    : moe::impl::MoEMaterializePackedWeightsBase<MaterializePackedWeightsPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ReadPackedWeightInMatmul>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+
+    IRRewriter rewriter(&getContext());
+    WalkResult lowered = getOperation()->walk([&](Operation *op) {
+      rewriter.setInsertionPoint(op);
+      if (auto pack = dyn_cast<linalg::PackOp>(op)) {
+        FailureOr<linalg::LowerPackResult> lowered =
+            linalg::lowerPack(rewriter, pack);
+        if (failed(lowered))
+          return WalkResult::interrupt();
+        // Whole panels need no padding: the pad is of nothing.
+        tensor::PadOp pad = lowered->padOp;
+        if (pad && pad.getResultType() == pad.getSourceType())
+          rewriter.replaceOp(pad, pad.getSource());
+      }
+      if (auto unpack = dyn_cast<linalg::UnPackOp>(op);
+          unpack && failed(linalg::lowerUnPack(rewriter, unpack)))
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (lowered.wasInterrupted()) {
+      getOperation()->emitError("moe-materialize-packed-weights: a "
+                                "linalg.pack or linalg.unpack could not be "
+                                "lowered");
+      signalPassFailure();
+    }
+  }
+};
+
+} // namespace
