@@ -255,21 +255,24 @@ struct MaterializePackedWeightsPass
       return signalPassFailure();
 
     IRRewriter rewriter(&getContext());
+    // Each lowering erases the op it is given: nothing reads `op` after.
     WalkResult lowered = getOperation()->walk([&](Operation *op) {
       rewriter.setInsertionPoint(op);
-      if (auto pack = dyn_cast<linalg::PackOp>(op)) {
-        FailureOr<linalg::LowerPackResult> lowered =
-            linalg::lowerPack(rewriter, pack);
-        if (failed(lowered))
-          return WalkResult::interrupt();
-        // Whole panels need no padding: the pad is of nothing.
-        tensor::PadOp pad = lowered->padOp;
-        if (pad && pad.getResultType() == pad.getSourceType())
-          rewriter.replaceOp(pad, pad.getSource());
-      }
-      if (auto unpack = dyn_cast<linalg::UnPackOp>(op);
-          unpack && failed(linalg::lowerUnPack(rewriter, unpack)))
+      if (auto unpack = dyn_cast<linalg::UnPackOp>(op))
+        return failed(linalg::lowerUnPack(rewriter, unpack))
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      auto pack = dyn_cast<linalg::PackOp>(op);
+      if (!pack)
+        return WalkResult::advance();
+      FailureOr<linalg::LowerPackResult> result =
+          linalg::lowerPack(rewriter, pack);
+      if (failed(result))
         return WalkResult::interrupt();
+      // Whole panels need no padding: the pad is of nothing.
+      tensor::PadOp pad = result->padOp;
+      if (pad && pad.getResultType() == pad.getSourceType())
+        rewriter.replaceOp(pad, pad.getSource());
       return WalkResult::advance();
     });
     if (lowered.wasInterrupted()) {
