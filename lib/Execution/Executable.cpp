@@ -302,6 +302,14 @@ static llvm::Expected<EntryPoint> describeEntryPoint(func::FuncOp func) {
   return entry;
 }
 
+/// Callers' arrays are inputs only: calling an entry point twice must give
+/// the same result.
+static void markArgumentsReadOnly(func::FuncOp func) {
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    func.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                    BoolAttr::get(func.getContext(), false));
+}
+
 /// Notes the arguments split over ranks, by the expand stage or already in
 /// the module: their spec becomes every expert's weights, of which the
 /// compiled code takes one rank's share.
@@ -348,10 +356,7 @@ static llvm::Error recordPackedWeights(ModuleOp module,
         return described.takeError();
       described->variantOf = entry.name;
       added.push_back(std::move(*described));
-      for (unsigned i = 0, e = variant.getNumArguments(); i < e; ++i)
-        variant.setArgAttr(
-            i, bufferization::BufferizationDialect::kWritableAttrName,
-            BoolAttr::get(module.getContext(), false));
+      markArgumentsReadOnly(variant);
     }
     entry.packedWeights = std::move(packed);
   }
@@ -384,11 +389,7 @@ Executable::compile(OwningOpRef<ModuleOp> module, const CompileOptions &options,
     if (!entry)
       return entry.takeError();
     executable->entryPoints.push_back(std::move(*entry));
-    // Callers' arrays are inputs only: calling twice must give the same
-    // result.
-    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-      func.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
-                      BoolAttr::get(context, false));
+    markArgumentsReadOnly(func);
   }
 
   for (Stage stage : getStages(target)) {

@@ -124,6 +124,12 @@ int fail(const Twine &message) {
   return 1;
 }
 
+/// Seconds from `start` to now.
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 int fail(llvm::Error error) {
   std::string message = llvm::toString(std::move(error));
   return fail(message);
@@ -305,9 +311,7 @@ int main(int argc, char **argv) {
     auto packed = (*executable)->invoke(packing->pack, weights);
     if (!packed)
       return fail(packed.takeError());
-    double packSeconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - packStart)
-                             .count();
+    double packSeconds = secondsSince(packStart);
     packedWeights = std::move(*packed);
     for (auto [weight, position] :
          llvm::zip(packedWeights, packing->arguments)) {
@@ -324,9 +328,7 @@ int main(int argc, char **argv) {
   auto results = (*executable)->invoke(entry, arguments);
   if (!results)
     return fail(results.takeError());
-  double firstCall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  double firstCall = secondsSince(start);
 
   for (auto [position, result] : llvm::enumerate(*results))
     printSummary(summaryPrefix, position, result);
@@ -351,9 +353,7 @@ int main(int argc, char **argv) {
   for (unsigned call = 0; call < repeat; ++call) {
     auto callStart = std::chrono::steady_clock::now();
     auto again = (*executable)->invoke(entry, arguments);
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - callStart)
-                         .count();
+    double seconds = secondsSince(callStart);
     if (!again)
       return fail(again.takeError());
     total += seconds;

@@ -12,6 +12,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "moe/Dialect/MoE/Transforms/PackedWeightGemm.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTLINALGTOBLAS
@@ -377,7 +378,8 @@ enum class PanelSource {
 /// `rhs` and `out` have unit-stride rows. With `overwritesOut`,
 /// `out = lhs . rhs` (K > 0). Packed panels are read where they lie, and
 /// while each block of four output rows runs through one, it prefetches a
-/// line of the next panel per step: the first four blocks fetch all of it.
+/// line of the next panel every four steps: the first sixteen blocks fetch
+/// all of it.
 void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       Value out, Value rows, Value depth, Value columns,
                       FloatType type, bool overwritesOut, PanelSource source) {
@@ -913,19 +915,11 @@ struct PackedWeightGemmToProduct : OpRewritePattern<linalg::GenericOp> {
         packedType.getDimSize(3) != width ||
         !hasUnitStrideRows(cast<MemRefType>(out.getType())))
       return rewriter.notifyMatchFailure(op, "not the product's panels");
-    MLIRContext *ctx = rewriter.getContext();
-    AffineExpr m, n1, n0, k1, k0;
-    bindDims(ctx, m, n1, n0, k1, k0);
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(5, 0, {m, k1 * kPackedPanelDepth + k0}, ctx),
-        AffineMap::get(5, 0, {k1, n1, k0, n0}, ctx),
-        AffineMap::get(5, 0, {m, n1 * width + n0}, ctx)};
-    using utils::IteratorType;
-    SmallVector<IteratorType> iterators = {
-        IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
-        IteratorType::reduction, IteratorType::reduction};
-    if (op.getIndexingMapsArray() != maps ||
-        op.getIteratorTypesArray() != iterators || !isMultiplyAdd(op))
+    if (op.getIndexingMapsArray() !=
+            moe::getPackedWeightGemmMaps(rewriter.getContext(),
+                                         kPackedPanelDepth, width) ||
+        op.getIteratorTypesArray() != moe::getPackedWeightGemmIterators() ||
+        !isMultiplyAdd(op))
       return rewriter.notifyMatchFailure(op, "not a GEMM over packed panels");
 
     Location loc = op.getLoc();

@@ -19,6 +19,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "moe/Dialect/MoE/IR/MoEDialect.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Dialect/MoE/Transforms/PackedWeightGemm.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOEPACKEXPERTWEIGHTS
@@ -188,20 +189,17 @@ struct ReadPackedWeightInMatmul : OpRewritePattern<linalg::MatmulOp> {
     if (!unpack || !unpacksWholePanels(unpack))
       return rewriter.notifyMatchFailure(matmul, "not an unpacked weight");
     RankedTensorType unpacked = unpack.getDestType();
-    auto isIndex = [](OpFoldResult value, int64_t expected) {
-      std::optional<int64_t> constant = getConstantIntValue(value);
-      return constant && *constant == expected;
-    };
     SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
     SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
-    bool oneExpert = slice.getType().getRank() == 2 && isIndex(offsets[1], 0) &&
-                     isIndex(offsets[2], 0) && isIndex(sizes[0], 1) &&
-                     isIndex(sizes[1], unpacked.getDimSize(1)) &&
-                     isIndex(sizes[2], unpacked.getDimSize(2)) &&
-                     slice.hasUnitStride();
+    bool oneExpert =
+        slice.getType().getRank() == 2 && isConstantIntValue(offsets[1], 0) &&
+        isConstantIntValue(offsets[2], 0) && isConstantIntValue(sizes[0], 1) &&
+        isConstantIntValue(sizes[1], unpacked.getDimSize(1)) &&
+        isConstantIntValue(sizes[2], unpacked.getDimSize(2)) &&
+        slice.hasUnitStride();
     Type element = unpacked.getElementType();
-    auto elementOf = [](Value value) { return getElementTypeOrSelf(value); };
-    if (!oneExpert || elementOf(lhs) != element || elementOf(out) != element)
+    if (!oneExpert || getElementTypeOrSelf(lhs) != element ||
+        getElementTypeOrSelf(out) != element)
       return rewriter.notifyMatchFailure(matmul,
                                          "not one expert's whole weight, or "
                                          "mixed element types");
@@ -224,19 +222,12 @@ struct ReadPackedWeightInMatmul : OpRewritePattern<linalg::MatmulOp> {
 
     rewriter.setInsertionPoint(matmul);
     ArrayRef<int64_t> tiles = unpack.getStaticInnerTiles();
-    MLIRContext *ctx = rewriter.getContext();
-    AffineExpr m, n1, n0, k1, k0;
-    bindDims(ctx, m, n1, n0, k1, k0);
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(5, 0, {m, k1 * tiles[0] + k0}, ctx),
-        AffineMap::get(5, 0, {k1, n1, k0, n0}, ctx),
-        AffineMap::get(5, 0, {m, n1 * tiles[1] + n0}, ctx)};
-    SmallVector<utils::IteratorType> iterators(3,
-                                               utils::IteratorType::parallel);
-    iterators.append(2, utils::IteratorType::reduction);
+    SmallVector<AffineMap> maps =
+        getPackedWeightGemmMaps(rewriter.getContext(), tiles[0], tiles[1]);
     rewriter.replaceOpWithNewOp<linalg::GenericOp>(
         matmul, out.getType(), ValueRange{lhs, panels}, ValueRange{out}, maps,
-        iterators, [](OpBuilder &b, Location loc, ValueRange args) {
+        getPackedWeightGemmIterators(),
+        [](OpBuilder &b, Location loc, ValueRange args) {
           Value product = arith::MulFOp::create(b, loc, args[0], args[1]);
           linalg::YieldOp::create(
               b, loc,
