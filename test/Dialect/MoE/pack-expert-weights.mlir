@@ -1,4 +1,7 @@
 // RUN: moe-opt %s -moe-pack-expert-weights="panel-depth=8 panel-width=4" -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: not moe-opt %s -moe-pack-expert-weights=panel-depth=0 2>&1 | FileCheck %s --check-prefix=BAD-PANEL
+
+// BAD-PANEL: error: moe-pack-expert-weights: panel sizes must be positive
 
 // The routed weights w1, w3 and w2 get packed; the biases and the token
 // arguments do not. @layer itself only gains the attribute naming its
