@@ -96,6 +96,11 @@ MLIR_CAPI_EXPORTED void moeCompileOptionsSetNumRanks(MoeCompileOptions options,
 MLIR_CAPI_EXPORTED void moeCompileOptionsSetThreads(MoeCompileOptions options,
                                                     unsigned threads);
 
+/// Whether entry points with f32 expert weights get a variant taking them
+/// packed in the panels the CPU GEMMs read (`moeExecutableGetPackedWeights`).
+MLIR_CAPI_EXPORTED void
+moeCompileOptionsSetPackWeights(MoeCompileOptions options, bool packWeights);
+
 /// GPU architecture for the CUDA backend (`sm_90`), copied; empty: the
 /// GPU's own.
 MLIR_CAPI_EXPORTED void moeCompileOptionsSetChip(MoeCompileOptions options,
@@ -127,6 +132,41 @@ moeExecutableGetNumEntryPoints(MoeExecutable executable);
 /// long as the executable.
 MLIR_CAPI_EXPORTED MlirStringRef
 moeExecutableGetEntryPointName(MoeExecutable executable, intptr_t pos);
+
+/// An entry point's variant that takes its expert weights packed, which
+/// executables compiled with `moeCompileOptionsSetPackWeights` have where
+/// the entry point has such weights. Weights stay the same from call to
+/// call: pack them once (`moePackExpertWeights`) and call the variant.
+typedef struct MoePackedWeights {
+  /// The variant, an entry point of its own; valid as long as the
+  /// executable.
+  MlirStringRef entry;
+  /// Positions of the packed arguments, increasing; valid as long as the
+  /// executable.
+  intptr_t numArguments;
+  const unsigned *arguments;
+  /// The panel each is packed in: `[n, K, N]` becomes `[n, K / d, N / w,
+  /// d, w]` for `{d, w}`.
+  int64_t innerTiles[2];
+} MoePackedWeights;
+
+/// Fills `packed` and returns true where entry point `name` has a packed
+/// variant; returns false otherwise.
+MLIR_CAPI_EXPORTED bool moeExecutableGetPackedWeights(MoeExecutable executable,
+                                                      MlirStringRef name,
+                                                      MoePackedWeights *packed);
+
+/// Packs the `[n, K, N]` array at `data` (`rank` sizes at `shape`; memory
+/// the caller owns and lets this write) in place into panels of
+/// `innerTiles`, and writes its new shape, 5 sizes, to `packedShape`. On
+/// failure (a shape the panels do not divide) calls `onError`, when not
+/// null, with one message, leaves the data as it was and returns false.
+MLIR_CAPI_EXPORTED bool moePackExpertWeights(MoeElementKind kind, intptr_t rank,
+                                             const int64_t *shape, void *data,
+                                             const int64_t innerTiles[2],
+                                             int64_t packedShape[5],
+                                             MlirStringCallback onError,
+                                             void *userData);
 
 /// Calls the entry point `name` on `inputs`, which it reads in place and
 /// checks against its argument types first. On failure (a wrong argument, a

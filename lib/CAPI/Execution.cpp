@@ -73,6 +73,11 @@ void moeCompileOptionsSetThreads(MoeCompileOptions options, unsigned threads) {
   unwrap(options)->options.threads = threads;
 }
 
+void moeCompileOptionsSetPackWeights(MoeCompileOptions options,
+                                     bool packWeights) {
+  unwrap(options)->options.packWeights = packWeights;
+}
+
 void moeCompileOptionsSetChip(MoeCompileOptions options, MlirStringRef chip) {
   unwrap(options)->chip = unwrap(chip).str();
 }
@@ -120,6 +125,58 @@ MlirStringRef moeExecutableGetEntryPointName(MoeExecutable executable,
   return wrap(StringRef(entryPoints[pos].name));
 }
 
+/// `array` as the execution library takes it, checked; `what` names it in
+/// the error.
+static llvm::Expected<HostArrayRef> viewArray(const MoeArray &array,
+                                              const Twine &what) {
+  if (array.kind < MoeElementKindF16 || array.kind > MoeElementKindI64)
+    return llvm::createStringError(what + " has an unknown element kind " +
+                                   Twine(static_cast<int>(array.kind)));
+  if (array.rank < 0 || (array.rank > 0 && !array.shape))
+    return llvm::createStringError(what + " has no shape");
+  HostArrayRef view{static_cast<ElementKind>(array.kind),
+                    ArrayRef(array.shape, array.rank), array.data};
+  if (llvm::any_of(view.shape, [](int64_t size) { return size < 0; }))
+    return llvm::createStringError(what + " has a negative size");
+  if (!view.data && view.getNumElements() != 0)
+    return llvm::createStringError(what + " has no data");
+  return view;
+}
+
+bool moeExecutableGetPackedWeights(MoeExecutable executable, MlirStringRef name,
+                                   MoePackedWeights *packed) {
+  const EntryPoint *entry = unwrap(executable)->lookup(unwrap(name));
+  if (!entry || !entry->packedWeights)
+    return false;
+  const PackedWeights &weights = *entry->packedWeights;
+  packed->entry = wrap(StringRef(weights.entry));
+  packed->numArguments = static_cast<intptr_t>(weights.arguments.size());
+  packed->arguments = weights.arguments.data();
+  packed->innerTiles[0] = weights.innerTiles[0];
+  packed->innerTiles[1] = weights.innerTiles[1];
+  return true;
+}
+
+bool moePackExpertWeights(MoeElementKind kind, intptr_t rank,
+                          const int64_t *shape, void *data,
+                          const int64_t innerTiles[2], int64_t packedShape[5],
+                          MlirStringCallback onError, void *userData) {
+  auto fail = [&](llvm::Error error) {
+    if (onError)
+      onError(wrap(StringRef(llvm::toString(std::move(error)))), userData);
+    return false;
+  };
+  auto view = viewArray(MoeArray{kind, rank, shape, data}, "the weights");
+  if (!view)
+    return fail(view.takeError());
+  auto packed = packExpertWeights(view->kind, view->shape, data,
+                                  {innerTiles[0], innerTiles[1]});
+  if (!packed)
+    return fail(packed.takeError());
+  llvm::copy(*packed, packedShape);
+  return true;
+}
+
 MoeResults moeExecutableInvoke(MoeExecutable executable,
                                        MlirStringRef name, intptr_t numInputs,
                                        const MoeArray *inputs,
@@ -134,20 +191,10 @@ MoeResults moeExecutableInvoke(MoeExecutable executable,
     return fail("the inputs are not an array");
   SmallVector<HostArrayRef> arguments;
   for (const MoeArray &input : ArrayRef(inputs, numInputs)) {
-    std::string position = "argument #" + std::to_string(arguments.size());
-    if (input.kind < MoeElementKindF16 ||
-        input.kind > MoeElementKindI64)
-      return fail(position + " has an unknown element kind " +
-                  std::to_string(input.kind));
-    if (input.rank < 0 || (input.rank > 0 && !input.shape))
-      return fail(position + " has no shape");
-    HostArrayRef argument{static_cast<ElementKind>(input.kind),
-                          ArrayRef(input.shape, input.rank), input.data};
-    if (llvm::any_of(argument.shape, [](int64_t size) { return size < 0; }))
-      return fail(position + " has a negative size");
-    if (!argument.data && argument.getNumElements() != 0)
-      return fail(position + " has no data");
-    arguments.push_back(argument);
+    auto argument = viewArray(input, "argument #" + Twine(arguments.size()));
+    if (!argument)
+      return fail(llvm::toString(argument.takeError()));
+    arguments.push_back(*argument);
   }
   auto results = unwrap(executable)->invoke(unwrap(name), arguments);
   if (!results)

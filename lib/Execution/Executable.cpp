@@ -331,7 +331,7 @@ static void recordExpertShards(ModuleOp module,
   }
 }
 
-/// Adds the functions `moe-pack-expert-weights` gave the entry points, while
+/// Adds the variants `moe-pack-expert-weights` gave the entry points, while
 /// they still take tensors, as entry points of their own.
 static llvm::Error recordPackedWeights(ModuleOp module,
                                        std::vector<EntryPoint> &entryPoints) {
@@ -345,19 +345,19 @@ static llvm::Error recordPackedWeights(ModuleOp module,
       continue;
     PackedWeights packed;
     packed.entry = fields.getAs<FlatSymbolRefAttr>("entry").getValue().str();
-    packed.pack = fields.getAs<FlatSymbolRefAttr>("pack").getValue().str();
     for (int64_t position :
          fields.getAs<DenseI64ArrayAttr>("arguments").asArrayRef())
       packed.arguments.push_back(position);
-    for (StringRef name : {packed.entry, packed.pack}) {
-      auto variant = module.lookupSymbol<func::FuncOp>(name);
-      auto described = describeEntryPoint(variant);
-      if (!described)
-        return described.takeError();
-      described->variantOf = entry.name;
-      added.push_back(std::move(*described));
-      markArgumentsReadOnly(variant);
-    }
+    ArrayRef<int64_t> tiles =
+        fields.getAs<DenseI64ArrayAttr>("inner_tiles").asArrayRef();
+    packed.innerTiles = {tiles[0], tiles[1]};
+    auto variant = module.lookupSymbol<func::FuncOp>(packed.entry);
+    auto described = describeEntryPoint(variant);
+    if (!described)
+      return described.takeError();
+    described->variantOf = entry.name;
+    added.push_back(std::move(*described));
+    markArgumentsReadOnly(variant);
     entry.packedWeights = std::move(packed);
   }
   std::move(added.begin(), added.end(), std::back_inserter(entryPoints));
@@ -613,10 +613,14 @@ void Executable::releaseBuffer(void *buffer) const {
   bufferFunctions(target).second(buffer);
 }
 
-llvm::Expected<SmallVector<HostArray>>
-Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
-  const EntryPoint *entry = lookup(name);
-  if (!entry) {
+/// Checks `inputs` against the arguments of the entry point called `name`
+/// and returns what rank `rank` passes for them.
+static llvm::Expected<SmallVector<ArgumentView>>
+viewArguments(ArrayRef<EntryPoint> entryPoints, StringRef name,
+              ArrayRef<HostArrayRef> inputs, int rank) {
+  const auto *entry = llvm::find_if(
+      entryPoints, [&](const EntryPoint &entry) { return entry.name == name; });
+  if (entry == entryPoints.end()) {
     SmallVector<StringRef> names;
     for (const EntryPoint &candidate : entryPoints)
       names.push_back(candidate.name);
@@ -637,11 +641,26 @@ Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
   for (auto [position, pair] :
        llvm::enumerate(llvm::zip(entry->arguments, inputs))) {
     auto view = viewArgument(*entry, position, std::get<0>(pair),
-                             std::get<1>(pair), group.rank);
+                             std::get<1>(pair), rank);
     if (!view)
       return view.takeError();
     arguments.push_back(std::move(*view));
   }
+  return arguments;
+}
+
+llvm::Error Executable::checkArguments(StringRef name,
+                                       ArrayRef<HostArrayRef> inputs) const {
+  return viewArguments(entryPoints, name, inputs, group.rank).takeError();
+}
+
+llvm::Expected<SmallVector<HostArray>>
+Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
+  auto views = viewArguments(entryPoints, name, inputs, group.rank);
+  if (!views)
+    return views.takeError();
+  SmallVector<ArgumentView> &arguments = *views;
+  const EntryPoint *entry = lookup(name);
 
   // Kernels cannot read the caller's arrays: the CUDA target gets copies in
   // managed memory, freed when the call returns.

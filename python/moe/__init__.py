@@ -13,12 +13,18 @@ pipeline `moe-opt` knows, such as "moe-expand-layer" or
 (or the GPU) into an `Executable`, whose entry points read the caller's
 arrays in place. Failures raise `MoEError` with the compiler's diagnostics.
 
+Expert weights stay the same from call to call: compiled with
+pack_weights=True, an entry point gets a variant that takes them packed in
+the panels the CPU GEMMs read (`Executable.packed_weights`), which
+`pack_expert_weights` packs them in, once.
+
 bf16 arrays are passed and returned as their uint16 bit patterns (the
 convention of the runner's .npy files); an `ml_dtypes.bfloat16` array is
 accepted too.
 """
 
 import ctypes
+import typing
 import warnings
 
 import numpy as np
@@ -27,7 +33,7 @@ from . import _capi
 from ._capi import lib
 
 __all__ = ["Context", "Module", "Executable", "MoEError", "MoEWarning",
-           "compile"]
+           "PackedWeights", "compile", "pack_expert_weights"]
 
 
 class MoEError(Exception):
@@ -177,14 +183,16 @@ class Module:
         return self
 
     def compile(self, backend="cpu", threads=0, fuse=True, opt_level=3,
-                num_ranks=1, chip=""):
+                num_ranks=1, chip="", pack_weights=False):
         """Compiles a copy of the module and JITs it.
 
         backend: "cpu" or "cuda". threads: CPU threads, 0 for OpenMP's
         default (OMP_NUM_THREADS, else one per core). fuse: run the fusion
         stage. num_ranks: split the experts over this many MPI ranks (this
         process is one of them). chip: the GPU architecture ("sm_90"),
-        empty for the GPU's own.
+        empty for the GPU's own. pack_weights: give entry points with f32
+        expert weights a variant taking them packed
+        (`Executable.packed_weights`).
         """
         if backend not in _capi.BACKENDS:
             raise ValueError(f"unknown backend '{backend}' (known: "
@@ -202,6 +210,7 @@ class Module:
             lib.moeCompileOptionsSetOptLevel(options, opt_level)
             lib.moeCompileOptionsSetNumRanks(options, num_ranks)
             lib.moeCompileOptionsSetChip(options, _capi.MlirStringRef.of(chip))
+            lib.moeCompileOptionsSetPackWeights(options, bool(pack_weights))
             self.context._diagnostics.take()
             executable = lib.moeExecutableCreate(self._module, options)
         finally:
@@ -254,6 +263,22 @@ class Executable:
             lib.moeExecutableDestroy(self._executable)
             self._executable = _capi.MoeExecutable()
 
+    def packed_weights(self, name):
+        """Entry point `name`'s variant taking its expert weights packed, as
+        a `PackedWeights`, or None where it has none (compile with
+        pack_weights=True). Pack the weights once with
+        `pack_expert_weights(array, inner_tiles)` and call the variant."""
+        packed = _capi.MoePackedWeights()
+        if not lib.moeExecutableGetPackedWeights(
+                self._executable, _capi.MlirStringRef.of(name),
+                ctypes.byref(packed)):
+            return None
+        return PackedWeights(
+            bytes(packed.entry).decode(),
+            tuple(packed.arguments[pos]
+                  for pos in range(packed.num_arguments)),
+            tuple(packed.inner_tiles))
+
     def invoke(self, name, *arrays):
         """Calls entry point `name` on `arrays` (array-likes, read in place
         when C-contiguous) and returns its results as a tuple of new
@@ -279,6 +304,41 @@ class Executable:
                 for pos in range(lib.moeResultsGetNumArrays(results)))
         finally:
             lib.moeResultsDestroy(results)
+
+
+class PackedWeights(typing.NamedTuple):
+    """An entry point's variant taking its expert weights packed: its name,
+    the positions of those arguments, and the panel (d, w) each
+    `[n, K, N]` weight is packed in, `[n, K / d, N / w, d, w]`."""
+    entry: str
+    arguments: tuple
+    inner_tiles: tuple
+
+
+def pack_expert_weights(weights, inner_tiles, in_place=False):
+    """Returns `weights`, an `[n, K, N]` array, packed in panels of
+    `inner_tiles` (d, w): `[n, K / d, N / w, d, w]`. A copy, or with
+    in_place=True, a view of `weights` itself (C-contiguous and writable),
+    whose values it rewrites."""
+    if in_place:
+        if not isinstance(weights, np.ndarray) or \
+                not weights.flags.c_contiguous or not weights.flags.writeable:
+            raise ValueError("in_place needs a C-contiguous, writable "
+                             "numpy array")
+        packed = weights
+    else:
+        packed = np.array(weights, order="C")
+    shape = (ctypes.c_int64 * packed.ndim)(*packed.shape)
+    tiles = (ctypes.c_int64 * 2)(*(_integer(size, "inner tile", 1)
+                                   for size in inner_tiles))
+    packed_shape = (ctypes.c_int64 * 5)()
+    errors = _Messages()
+    if not lib.moePackExpertWeights(
+            _capi.ELEMENT_KINDS.index(_kind_of(packed, 0)), packed.ndim,
+            shape, packed.ctypes.data, tiles, packed_shape, errors.callback,
+            None):
+        raise MoEError(errors.text())
+    return packed.reshape(tuple(packed_shape))
 
 
 def _copy_out(array):

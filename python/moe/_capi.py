@@ -71,6 +71,12 @@ class MlirStringRef(ctypes.Structure):
             else b""
 
 
+class MoePackedWeights(ctypes.Structure):
+    _fields_ = [("entry", MlirStringRef), ("num_arguments", ctypes.c_ssize_t),
+                ("arguments", ctypes.POINTER(ctypes.c_uint)),
+                ("inner_tiles", ctypes.c_int64 * 2)]
+
+
 class MlirLogicalResult(ctypes.Structure):
     _fields_ = [("value", ctypes.c_int8)]
 
@@ -147,12 +153,20 @@ _declare("moeCompileOptionsSetNumRanks", None, MoeCompileOptions,
 _declare("moeCompileOptionsSetThreads", None, MoeCompileOptions,
          ctypes.c_uint)
 _declare("moeCompileOptionsSetChip", None, MoeCompileOptions, MlirStringRef)
+_declare("moeCompileOptionsSetPackWeights", None, MoeCompileOptions,
+         ctypes.c_bool)
 _declare("moeExecutableCreate", MoeExecutable, MlirModule, MoeCompileOptions)
 _declare("moeExecutableDestroy", None, MoeExecutable)
 _declare("moeExecutableGetNumEntryPoints", ctypes.c_ssize_t,
          MoeExecutable)
 _declare("moeExecutableGetEntryPointName", MlirStringRef,
          MoeExecutable, ctypes.c_ssize_t)
+_declare("moeExecutableGetPackedWeights", ctypes.c_bool, MoeExecutable,
+         MlirStringRef, ctypes.POINTER(MoePackedWeights))
+_declare("moePackExpertWeights", ctypes.c_bool, ctypes.c_int,
+         ctypes.c_ssize_t, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
+         ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64),
+         MlirStringCallback, ctypes.c_void_p)
 _declare("moeExecutableInvoke", MoeResults, MoeExecutable,
          MlirStringRef, ctypes.c_ssize_t, ctypes.POINTER(MoeArray),
          MlirStringCallback, ctypes.c_void_p)

@@ -20,6 +20,7 @@
 #include "mlir-c/IR.h"
 #include "mlir-c/Pass.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -178,6 +179,130 @@ static void testExecution(void) {
   mlirContextDestroy(context);
 }
 
+/* Expert weights of whole 128 x 64 panels. */
+static const char *routedExperts =
+    "func.func @routed(%x: tensor<?x128xf32>, %gates: tensor<?x1xf32>,\n"
+    "    %idx: tensor<?x1xi64>, %w1: tensor<2x128x128xf32>,\n"
+    "    %w2: tensor<2x128x128xf32>) -> tensor<?x128xf32> {\n"
+    "  %y = moe.routed_ffn <relu> %x, %gates, %idx w1(%w1) w2(%w2)\n"
+    "      : (tensor<?x128xf32>, tensor<?x1xf32>, tensor<?x1xi64>,\n"
+    "         tensor<2x128x128xf32>, tensor<2x128x128xf32>)\n"
+    "      -> tensor<?x128xf32>\n"
+    "  return %y : tensor<?x128xf32>\n"
+    "}\n";
+
+/* Uniform in [-0.5, 0.5), from a fixed seed. */
+static float nextRandom(uint32_t *state) {
+  *state = *state * 1664525u + 1013904223u;
+  return (float)(*state >> 8) / (float)(1u << 24) - 0.5f;
+}
+
+/* The packed variant, on weights packed in place, gives what the entry
+ * gives on the weights as they were.
+ * CHECK-LABEL: testPackedWeights
+ * CHECK: routed: variant routed_packed, arguments 3 4, panels 128 x 64
+ * CHECK: routed_packed: no variant
+ * CHECK: packed shape 2 1 2 128 64
+ * CHECK: largest difference: {{[0-9.e+-]+}}, within 1e-4: yes
+ * CHECK: error: cannot pack tensor<2x100x128xf32> in panels of 128 x 64:
+ * expected [experts, K, N] with K and N multiples of the panel
+ */
+static void testPackedWeights(void) {
+  printf("testPackedWeights\n");
+  MlirContext context = createContext();
+  MlirModule module = parse(context, routedExperts);
+  MoeCompileOptions options = moeCompileOptionsCreate();
+  moeCompileOptionsSetPackWeights(options, true);
+  MoeExecutable executable = moeExecutableCreate(module, options);
+  moeCompileOptionsDestroy(options);
+  mlirModuleDestroy(module);
+  if (moeExecutableIsNull(executable)) {
+    printf("compile failed\n");
+    exit(1);
+  }
+  MoePackedWeights packed;
+  if (!moeExecutableGetPackedWeights(
+          executable, mlirStringRefCreateFromCString("routed"), &packed)) {
+    printf("no packed variant\n");
+    exit(1);
+  }
+  printf("routed: variant %.*s, arguments", (int)packed.entry.length,
+         packed.entry.data);
+  for (intptr_t pos = 0; pos < packed.numArguments; ++pos)
+    printf(" %u", packed.arguments[pos]);
+  printf(", panels %lld x %lld\n", (long long)packed.innerTiles[0],
+         (long long)packed.innerTiles[1]);
+  MoePackedWeights none;
+  printf("routed_packed: %s\n",
+         moeExecutableGetPackedWeights(executable, packed.entry, &none)
+             ? "a variant"
+             : "no variant");
+
+  enum { kTokens = 3, kModel = 128, kHidden = 128, kExperts = 2 };
+  static float x[kTokens][kModel], w1[kExperts][kModel][kHidden],
+      w2[kExperts][kHidden][kModel];
+  uint32_t state = 7;
+  for (int i = 0; i < kTokens * kModel; ++i)
+    (&x[0][0])[i] = nextRandom(&state);
+  for (int i = 0; i < kExperts * kModel * kHidden; ++i) {
+    (&w1[0][0][0])[i] = nextRandom(&state);
+    (&w2[0][0][0])[i] = nextRandom(&state);
+  }
+  const float gates[kTokens][1] = {{0.75f}, {1.0f}, {0.5f}};
+  const int64_t experts[kTokens][1] = {{1}, {0}, {1}};
+  const int64_t xShape[2] = {kTokens, kModel}, gateShape[2] = {kTokens, 1},
+                w1Shape[3] = {kExperts, kModel, kHidden},
+                w2Shape[3] = {kExperts, kHidden, kModel};
+  MoeArray inputs[5] = {{MoeElementKindF32, 2, xShape, x},
+                        {MoeElementKindF32, 2, gateShape, gates},
+                        {MoeElementKindI64, 2, gateShape, experts},
+                        {MoeElementKindF32, 3, w1Shape, w1},
+                        {MoeElementKindF32, 3, w2Shape, w2}};
+  MoeResults expected =
+      moeExecutableInvoke(executable, mlirStringRefCreateFromCString("routed"),
+                          5, inputs, printLine, NULL);
+
+  int64_t packedShapes[5][5];
+  void *writable[5] = {NULL, NULL, NULL, w1, w2};
+  for (intptr_t pos = 0; pos < packed.numArguments; ++pos) {
+    unsigned argument = packed.arguments[pos];
+    MoeArray *weight = &inputs[argument];
+    if (!moePackExpertWeights(weight->kind, weight->rank, weight->shape,
+                              writable[argument], packed.innerTiles,
+                              packedShapes[argument], printLine, NULL))
+      exit(1);
+    weight->rank = 5;
+    weight->shape = packedShapes[argument];
+  }
+  printf("packed shape");
+  for (int dim = 0; dim < 5; ++dim)
+    printf(" %lld", (long long)packedShapes[3][dim]);
+  printf("\n");
+  MoeResults actual =
+      moeExecutableInvoke(executable, packed.entry, 5, inputs, printLine, NULL);
+  if (moeResultsIsNull(expected) || moeResultsIsNull(actual))
+    exit(1);
+  const float *want = moeResultsGetArray(expected, 0).data;
+  const float *got = moeResultsGetArray(actual, 0).data;
+  float largest = 0;
+  for (int i = 0; i < kTokens * kModel; ++i) {
+    float difference = fabsf(want[i] - got[i]);
+    largest = difference > largest ? difference : largest;
+  }
+  printf("largest difference: %g, within 1e-4: %s\n", largest,
+         largest <= 1e-4f ? "yes" : "no");
+  moeResultsDestroy(expected);
+  moeResultsDestroy(actual);
+
+  const int64_t ragged[3] = {kExperts, 100, kHidden};
+  int64_t unused[5];
+  printf("error: ");
+  moePackExpertWeights(MoeElementKindF32, 3, ragged, w1, packed.innerTiles,
+                       unused, printLine, NULL);
+  moeExecutableDestroy(executable);
+  mlirContextDestroy(context);
+}
+
 /* A failed check in the compiled code comes back as an error, and the
  * executable stays usable.
  * CHECK-LABEL: testRuntimeCheck
@@ -274,6 +399,7 @@ int main(void) {
   printf("\n");
   testPasses();
   testExecution();
+  testPackedWeights();
   testRuntimeCheck();
   testCompileErrors();
   testParseError();

@@ -175,3 +175,49 @@ cyclic.module.owner = cyclic
 del cyclic
 gc.collect()
 print("collected")
+
+# Expert weights packed once: the variant on the packed weights gives what
+# the entry gives on the weights as they were; a copy leaves them as they
+# were, in place packs them where they lie.
+# CHECK-NEXT: packed: PackedWeights(entry='routed_packed', arguments=(3, 4), inner_tiles=(128, 64))
+# CHECK-NEXT: unpacked entry: None
+# CHECK-NEXT: shapes: (2, 1, 2, 128, 64) (2, 1, 2, 128, 64) True
+# CHECK-NEXT: same result: True
+# CHECK-NEXT: ragged: MoEError: cannot pack tensor<2x100x64xf32> in panels of 128 x 64: expected [experts, K, N] with K and N multiples of the panel
+# CHECK-NEXT: read-only: ValueError: in_place needs a C-contiguous, writable numpy array
+# CHECK-NEXT: no variant: None
+ROUTED = """
+func.func @routed(%x: tensor<?x128xf32>, %gates: tensor<?x1xf32>,
+    %idx: tensor<?x1xi64>, %w1: tensor<2x128x128xf32>,
+    %w2: tensor<2x128x128xf32>) -> tensor<?x128xf32> {
+  %y = moe.routed_ffn <relu> %x, %gates, %idx w1(%w1) w2(%w2)
+      : (tensor<?x128xf32>, tensor<?x1xf32>, tensor<?x1xi64>,
+         tensor<2x128x128xf32>, tensor<2x128x128xf32>) -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
+}
+"""
+routed = moe.compile(ROUTED, pack_weights=True)
+packing = routed.packed_weights("routed")
+print("packed:", packing)
+print("unpacked entry:", routed.packed_weights(packing.entry))
+tokens = rng.standard_normal((3, 128)).astype(np.float32)
+route_gates = np.array([[0.75], [1.0], [0.5]], np.float32)
+experts = np.array([[1], [0], [1]], np.int64)
+w1 = rng.standard_normal((2, 128, 128)).astype(np.float32)
+w2 = rng.standard_normal((2, 128, 128)).astype(np.float32)
+(expected,) = routed.invoke("routed", tokens, route_gates, experts, w1, w2)
+packed_w1 = moe.pack_expert_weights(w1, packing.inner_tiles)
+w2_address = w2.ctypes.data
+packed_w2 = moe.pack_expert_weights(w2, packing.inner_tiles, in_place=True)
+print("shapes:", packed_w1.shape, packed_w2.shape,
+      packed_w2.ctypes.data == w2_address)
+(actual,) = routed.invoke(packing.entry, tokens, route_gates, experts,
+                          packed_w1, packed_w2)
+print("same result:", np.allclose(actual, expected, rtol=1e-5, atol=1e-5))
+report("ragged", lambda: moe.pack_expert_weights(
+    np.ones((2, 100, 64), np.float32), packing.inner_tiles))
+read_only = np.ones((2, 128, 64), np.float32)
+read_only.flags.writeable = False
+report("read-only", lambda: moe.pack_expert_weights(
+    read_only, packing.inner_tiles, in_place=True))
+print("no variant:", moe.compile(ROUTED).packed_weights("routed"))

@@ -297,31 +297,24 @@ int main(int argc, char **argv) {
     entry = ownEntries.front().str();
   }
 
-  // As a server would: weights that stay the same are packed once, and the
-  // unpacked ones let go.
-  SmallVector<HostArray> packedWeights;
+  // As a server would: weights that stay the same are packed once, in
+  // place.
   std::string packingNote;
   const EntryPoint *described = (*executable)->lookup(entry);
   if (const std::optional<PackedWeights> &packing =
           described ? described->packedWeights : std::nullopt) {
-    SmallVector<HostArrayRef> weights;
-    for (unsigned position : packing->arguments)
-      weights.push_back(arguments[position]);
+    if (auto error = (*executable)->checkArguments(entry, arguments))
+      return fail(std::move(error));
     auto packStart = std::chrono::steady_clock::now();
-    auto packed = (*executable)->invoke(packing->pack, weights);
-    if (!packed)
-      return fail(packed.takeError());
-    double packSeconds = secondsSince(packStart);
-    packedWeights = std::move(*packed);
-    for (auto [weight, position] :
-         llvm::zip(packedWeights, packing->arguments)) {
-      arguments[position] = weight;
-      std::vector<uint8_t>().swap(inputs[position].data);
+    for (unsigned position : packing->arguments) {
+      if (auto error = packExpertWeights(inputs[position], packing->innerTiles))
+        return fail(std::move(error));
+      arguments[position] = inputs[position];
     }
     entry = packing->entry;
     packingNote = llvm::formatv("; expert weights packed before it, in "
                                 "{0:F3} ms",
-                                packSeconds * 1e3);
+                                secondsSince(packStart) * 1e3);
   }
 
   auto start = std::chrono::steady_clock::now();

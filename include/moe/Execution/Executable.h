@@ -16,6 +16,7 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -46,15 +47,29 @@ struct ArraySpec {
 };
 
 /// An entry point's variant that takes its expert weights packed in the
-/// panels the CPU GEMMs read (`moe-pack-expert-weights`). Both functions
-/// are entry points of their own.
+/// panels the CPU GEMMs read (`moe-pack-expert-weights`); an entry point of
+/// its own. The caller packs them once (`packExpertWeights`).
 struct PackedWeights {
   /// Takes the same arguments, with those at `arguments` packed.
   std::string entry;
-  /// Takes the arguments at `arguments`, in order, and returns them packed.
-  std::string pack;
   SmallVector<unsigned> arguments;
+  /// Each packed argument `[n, K, N]` is passed as `linalg.pack` with these
+  /// inner tiles `{d, w}` on dims 1 and 2 leaves it: `[n, K / d, N / w, d,
+  /// w]`.
+  std::array<int64_t, 2> innerTiles;
 };
+
+/// Packs `data`, an `[n, K, N]` array of `kind`, in place into the layout
+/// of `PackedWeights::innerTiles` `tiles` and returns its new shape, `[n,
+/// K / d, N / w, d, w]`. Needs one expert's worth of memory besides. Fails,
+/// leaving `data` as it was, where `shape` is not `[n, K, N]` with K and N
+/// multiples of `tiles`.
+llvm::Expected<SmallVector<int64_t>>
+packExpertWeights(ElementKind kind, ArrayRef<int64_t> shape, void *data,
+                  std::array<int64_t, 2> tiles);
+
+/// The same on an array of its own, whose shape it updates.
+llvm::Error packExpertWeights(HostArray &weights, std::array<int64_t, 2> tiles);
 
 /// A public function of the compiled module, callable on host arrays.
 struct EntryPoint {
@@ -143,6 +158,11 @@ public:
   /// an error (the buffers the call had allocated are leaked).
   llvm::Expected<SmallVector<HostArray>> invoke(StringRef name,
                                                 ArrayRef<HostArrayRef> inputs);
+
+  /// Checks `inputs` as `invoke` does, without calling: e.g. before packing
+  /// the weights of a call.
+  llvm::Error checkArguments(StringRef name,
+                             ArrayRef<HostArrayRef> inputs) const;
 
 private:
   Executable() = default;

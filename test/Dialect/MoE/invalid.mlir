@@ -1169,7 +1169,7 @@ func.func @unknown_argument_attribute(%w: tensor<4x8xf32> {moe.shards = 2 : i64}
 
 // -----
 
-// expected-error @+1 {{'moe.packed_weights' must be {entry = @symbol, pack = @symbol, arguments = array<i64: ...>}, got {entry = @f_packed}}}
+// expected-error @+1 {{'moe.packed_weights' must be {entry = @symbol, arguments = array<i64: ...>, inner_tiles = array<i64: depth, width>}, got {entry = @f_packed}}}
 func.func @packed_weights_fields(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed}} {
   return
 }
@@ -1177,17 +1177,47 @@ func.func @packed_weights_fields(%w: tensor<4x8x8xf32>) attributes {moe.packed_w
 // -----
 
 func.func private @f_packed(tensor<4x1x1x8x8xf32>)
-func.func private @f_pack_weights(tensor<4x8x8xf32>) -> tensor<4x1x1x8x8xf32>
-// expected-error @+1 {{'moe.packed_weights' arguments must be increasing positions below 1, got array<i64: 1>}}
-func.func @packed_weights_position(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, pack = @f_pack_weights, arguments = array<i64: 1>}} {
+// expected-error @+1 {{'moe.packed_weights' inner_tiles must be two positive sizes, got array<i64: 8, 0>}}
+func.func @packed_weights_tiles(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 8, 0>}} {
   return
 }
 
 // -----
 
 func.func private @f_packed(tensor<4x1x1x8x8xf32>)
-// expected-error @+1 {{'moe.packed_weights' names @f_pack_weights, which is not a function}}
-func.func @packed_weights_missing(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, pack = @f_pack_weights, arguments = array<i64: 0>}} {
+// expected-error @+1 {{'moe.packed_weights' arguments must be increasing positions below 1, got array<i64: 1>}}
+func.func @packed_weights_position(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 1>, inner_tiles = array<i64: 8, 8>}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'moe.packed_weights' names @f_packed, which is not a function}}
+func.func @packed_weights_missing(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 8, 8>}} {
+  return
+}
+
+// -----
+
+func.func private @f_packed(tensor<4x1x1x8x8xf32>, tensor<4xf32>)
+// expected-error @+1 {{'moe.packed_weights' names @f_packed, which takes 2 arguments instead of 1}}
+func.func @packed_weights_arity(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 8, 8>}} {
+  return
+}
+
+// -----
+
+func.func private @f_packed(tensor<4x8x8xf32>)
+// expected-error @+1 {{'moe.packed_weights' argument #0 ('tensor<4x8x8xf32>') does not match the variant's packed 'tensor<4x8x8xf32>'}}
+func.func @packed_weights_layout(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 8, 8>}} {
+  return
+}
+
+// -----
+
+func.func private @f_packed(tensor<4x1x1x6x8xf32>)
+// expected-error @+1 {{'moe.packed_weights' argument #0 ('tensor<4x8x8xf32>') is not a static [n, K, N] weight of whole tiles}}
+func.func @packed_weights_tiles_divide(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 6, 8>}} {
   return
 }
 

@@ -31,7 +31,7 @@ func.func @read_in_place(%lhs: tensor<?x16xf32>, %packed: tensor<3x2x2x8x4xf32>,
 
 // What cannot read in place keeps the unpacked weight, which the unpack
 // lowered to a transpose, a reshape and a copy now makes: here, a GEMM over
-// part of an expert's weight. Packing lowers to a reshape and a transpose.
+// part of an expert's weight.
 // CHECK-LABEL: func.func @unpacked_for_others(
 //   CHECK-NOT:   linalg.unpack
 //       CHECK:   %[[T:.*]] = linalg.transpose ins(%{{.*}} : tensor<3x2x2x8x4xf32>) outs(%{{.*}} : tensor<3x2x8x2x4xf32>) permutation = [0, 1, 3, 2, 4]
@@ -39,12 +39,6 @@ func.func @read_in_place(%lhs: tensor<?x16xf32>, %packed: tensor<3x2x2x8x4xf32>,
 //       CHECK:   %[[W:.*]] = linalg.copy ins(%{{.*}} : tensor<3x16x8xf32>)
 //       CHECK:   tensor.extract_slice %[[W]][%{{.*}}, 0, 0] [1, 8, 8]
 //       CHECK:   linalg.matmul
-// CHECK-LABEL: func.func @pack(
-//  CHECK-SAME:     %[[WEIGHTS:[^:]*]]: tensor<3x16x8xf32>
-//   CHECK-NOT:   linalg.pack
-//   CHECK-NOT:   tensor.pad
-//       CHECK:   %[[E:.*]] = tensor.expand_shape %[[WEIGHTS]] {{\[}}[0], [1, 2], [3, 4]] output_shape [3, 2, 8, 2, 4] : tensor<3x16x8xf32> into tensor<3x2x8x2x4xf32>
-//       CHECK:   linalg.transpose ins(%[[E]] : tensor<3x2x8x2x4xf32>) outs(%{{.*}} : tensor<3x2x2x8x4xf32>) permutation = [0, 1, 3, 2, 4]
 func.func @unpacked_for_others(%lhs: tensor<?x8xf32>,
                                %packed: tensor<3x2x2x8x4xf32>, %e: index,
                                %out: tensor<?x8xf32>) -> tensor<?x8xf32> {
@@ -56,10 +50,4 @@ func.func @unpacked_for_others(%lhs: tensor<?x8xf32>,
   %r = linalg.matmul ins(%lhs, %slice : tensor<?x8xf32>, tensor<8x8xf32>)
       outs(%out : tensor<?x8xf32>) -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
-}
-func.func @pack(%weights: tensor<3x16x8xf32>) -> tensor<3x2x2x8x4xf32> {
-  %empty = tensor.empty() : tensor<3x2x2x8x4xf32>
-  %packed = linalg.pack %weights inner_dims_pos = [1, 2] inner_tiles = [8, 4]
-      into %empty : tensor<3x16x8xf32> -> tensor<3x2x2x8x4xf32>
-  return %packed : tensor<3x2x2x8x4xf32>
 }

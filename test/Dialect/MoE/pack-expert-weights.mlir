@@ -5,11 +5,11 @@
 
 // The routed weights w1, w3 and w2 get packed; the biases and the token
 // arguments do not. @layer itself only gains the attribute naming its
-// variant, which reads each packed weight through a linalg.unpack, and the
-// function packing the weights, in argument order.
+// variant, which reads each packed weight through a linalg.unpack, the
+// weights' positions and the tiles the caller packs them in.
 // CHECK-LABEL: func.func @layer(
 //  CHECK-SAME: %{{.*}}: tensor<2x16x8xf32>
-//  CHECK-SAME: attributes {moe.packed_weights = {arguments = array<i64: 3, 5, 6>, entry = @layer_packed, pack = @layer_pack_weights}}
+//  CHECK-SAME: attributes {moe.packed_weights = {arguments = array<i64: 3, 5, 6>, entry = @layer_packed, inner_tiles = array<i64: 8, 4>}}
 //       CHECK:   moe.routed_ffn <silu> %{{.*}} w1(%arg3) b1(%arg4) w3(%arg5) w2(%arg6)
 // CHECK-LABEL: func.func @layer_packed(
 //  CHECK-SAME: %[[X:[^:]*]]: tensor<?x16xf32>, %{{[^:]*}}: tensor<?x2xf32>, %{{[^:]*}}: tensor<?x2xi64>, %[[W1:[^:]*]]: tensor<2x2x2x8x4xf32>, %[[B1:[^:]*]]: tensor<2x8xf32>, %[[W3:[^:]*]]: tensor<2x2x2x8x4xf32>, %[[W2:[^:]*]]: tensor<2x1x4x8x4xf32>)
@@ -18,12 +18,7 @@
 //       CHECK:   %[[U2:.*]] = linalg.unpack %[[W2]] {{.*}} -> tensor<2x8x16xf32>
 //       CHECK:   moe.routed_ffn <silu> %[[X]], %{{.*}}, %{{.*}} w1(%[[U1]]) b1(%[[B1]]) w3(%[[U3]]) w2(%[[U2]])
 //   CHECK-NOT:   moe.packed_weights
-// CHECK-LABEL: func.func @layer_pack_weights(
-//  CHECK-SAME: %[[P1:[^:]*]]: tensor<2x16x8xf32>, %[[P3:[^:]*]]: tensor<2x16x8xf32>, %[[P2:[^:]*]]: tensor<2x8x16xf32>) -> (tensor<2x2x2x8x4xf32>, tensor<2x2x2x8x4xf32>, tensor<2x1x4x8x4xf32>)
-//       CHECK:   %[[K1:.*]] = linalg.pack %[[P1]] inner_dims_pos = [1, 2] inner_tiles = [8, 4] into
-//       CHECK:   %[[K3:.*]] = linalg.pack %[[P3]]
-//       CHECK:   %[[K2:.*]] = linalg.pack %[[P2]]
-//       CHECK:   return %[[K1]], %[[K3]], %[[K2]]
+//   CHECK-NOT: func.func
 func.func @layer(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
                  %idx: tensor<?x2xi64>, %w1: tensor<2x16x8xf32>,
                  %b1: tensor<2x8xf32>, %w3: tensor<2x16x8xf32>,
@@ -44,8 +39,6 @@ func.func @layer(%x: tensor<?x16xf32>, %gates: tensor<?x2xf32>,
 //  CHECK-SAME: attributes {moe.packed_weights = {arguments = array<i64: 5>,
 // CHECK-LABEL: func.func @left_alone_packed(
 //  CHECK-SAME: %{{[^:]*}}: tensor<2x16x12xf32>, %{{[^:]*}}: tensor<2x12x16xf32>, %{{[^:]*}}: tensor<2x2x3x8x4xf32>)
-// CHECK-LABEL: func.func @left_alone_pack_weights(
-//  CHECK-SAME: %{{[^:]*}}: tensor<2x16x12xf32>) -> tensor<2x2x3x8x4xf32>
 // CHECK-LABEL: func.func @bf16(
 //   CHECK-NOT: moe.packed_weights
 //   CHECK-NOT: func.func @bf16_packed

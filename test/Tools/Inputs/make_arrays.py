@@ -36,6 +36,15 @@ np.save(out / "noise_1000.npy",
 np.save(out / "indices_good.npy", np.array([[1, 0], [3, 1], [2, 0]], np.int32))
 np.save(out / "indices_bad.npy",
         np.array([[1, 0], [1, 300000000], [2, -7]], np.int32))
+np.save(out / "x_128.npy", rng.standard_normal((3, 128), dtype=np.float32))
+np.save(out / "gates_3x1.npy", np.ones((3, 1), np.float32))
+np.save(out / "experts_3x1.npy", np.array([[1], [0], [1]], np.int64))
+np.save(out / "w1_2x128x64.npy",
+        rng.standard_normal((2, 128, 64), dtype=np.float32))
+np.save(out / "w1_2x128x32.npy",
+        rng.standard_normal((2, 128, 32), dtype=np.float32))
+np.save(out / "w2_2x64x128.npy",
+        rng.standard_normal((2, 64, 128), dtype=np.float32))
 (out / "x_truncated.npy").write_bytes((out / "x.npy").read_bytes()[:-5])
 (out / "x_trailing.npy").write_bytes((out / "x.npy").read_bytes() + b"\0")
 (out / "not_npy.npy").write_text("hello")

@@ -71,15 +71,21 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
                            << "' is only for functions";
   auto fields = dyn_cast<DictionaryAttr>(attribute.getValue());
   auto entry = fields ? fields.getAs<FlatSymbolRefAttr>("entry") : nullptr;
-  auto pack = fields ? fields.getAs<FlatSymbolRefAttr>("pack") : nullptr;
   auto arguments =
       fields ? fields.getAs<DenseI64ArrayAttr>("arguments") : nullptr;
-  if (!entry || !pack || !arguments || fields.size() != 3)
+  auto tiles =
+      fields ? fields.getAs<DenseI64ArrayAttr>("inner_tiles") : nullptr;
+  if (!entry || !arguments || !tiles || fields.size() != 3)
     return op->emitError()
            << "'" << kPackedWeightsAttrName
-           << "' must be {entry = @symbol, pack = @symbol, arguments = "
-              "array<i64: ...>}, got "
+           << "' must be {entry = @symbol, arguments = array<i64: ...>, "
+              "inner_tiles = array<i64: depth, width>}, got "
            << attribute.getValue();
+  if (tiles.size() != 2 ||
+      llvm::any_of(tiles.asArrayRef(), [](int64_t size) { return size < 1; }))
+    return op->emitError() << "'" << kPackedWeightsAttrName
+                           << "' inner_tiles must be two positive sizes, got "
+                           << tiles;
   int64_t previous = -1;
   for (int64_t position : arguments.asArrayRef()) {
     if (position <= previous ||
@@ -90,12 +96,44 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
              << ", got " << arguments;
     previous = position;
   }
-  for (FlatSymbolRefAttr name : {entry, pack}) {
-    auto callee = dyn_cast_or_null<FunctionOpInterface>(
-        SymbolTable::lookupNearestSymbolFrom(op, name));
-    if (!callee)
-      return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
-                             << name << ", which is not a function";
+  auto variant = dyn_cast_or_null<FunctionOpInterface>(
+      SymbolTable::lookupNearestSymbolFrom(op, entry));
+  if (!variant)
+    return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
+                           << entry << ", which is not a function";
+  // Once lowered to LLVM, arguments are no longer arrays to compare.
+  if (!llvm::all_of(function.getArgumentTypes(), llvm::IsaPred<ShapedType>))
+    return success();
+  if (variant.getNumArguments() != function.getNumArguments())
+    return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
+                           << entry << ", which takes "
+                           << variant.getNumArguments()
+                           << " arguments instead of "
+                           << function.getNumArguments();
+  // Each packed argument `[n, K, N]` is `[n, K / d, N / w, d, w]` in the
+  // variant, as tensors or as the buffers they became.
+  for (int64_t position : arguments.asArrayRef()) {
+    auto weight = cast<ShapedType>(function.getArgumentTypes()[position]);
+    auto packed = dyn_cast<ShapedType>(variant.getArgumentTypes()[position]);
+    if (!packed)
+      return op->emitError()
+             << "'" << kPackedWeightsAttrName << "' names " << entry
+             << ", whose argument #" << position << " is not an array";
+    auto mismatch = [&](StringRef why) -> InFlightDiagnostic {
+      return std::move(op->emitError()
+                       << "'" << kPackedWeightsAttrName << "' argument #"
+                       << position << " (" << weight << ") " << why);
+    };
+    if (!weight.hasStaticShape() || weight.getRank() != 3 ||
+        weight.getDimSize(1) % tiles[0] != 0 ||
+        weight.getDimSize(2) % tiles[1] != 0)
+      return mismatch("is not a static [n, K, N] weight of whole tiles");
+    SmallVector<int64_t> packedShape = {
+        weight.getDimSize(0), weight.getDimSize(1) / tiles[0],
+        weight.getDimSize(2) / tiles[1], tiles[0], tiles[1]};
+    if (packed.getShape() != ArrayRef<int64_t>(packedShape) ||
+        packed.getElementType() != weight.getElementType())
+      return mismatch("does not match the variant's packed ") << packed;
   }
   return success();
 }

@@ -1,8 +1,8 @@
 //===- PackExpertWeights.cpp - Expert weights in the GEMMs' panel order ---===//
 //
-// Weights that stay the same from call to call are packed once, by a
-// function of their own, into the panels the CPU's expert GEMMs read; a
-// variant of the entry function takes them packed. The variant states the
+// Weights that stay the same from call to call are packed once, by the
+// caller, into the panels the CPU's expert GEMMs read; a variant of the
+// entry function takes them packed. The variant states the
 // layout in the IR, as a `linalg.unpack` of each packed argument, so it is
 // correct as it stands; `moe-materialize-packed-weights` then folds the
 // unpack into the GEMMs, which read the packed panels in place.
@@ -93,33 +93,24 @@ struct PackExpertWeightsPass
                                  SymbolTable &symbols) {
     MLIRContext *ctx = func.getContext();
     std::string entryName = (func.getName() + "_packed").str();
-    std::string packName = (func.getName() + "_pack_weights").str();
-    for (StringRef name : {entryName, packName})
-      if (symbols.lookup(name))
-        return func.emitError() << "moe-pack-expert-weights: cannot add '@"
-                                << name << "', the name is taken";
+    if (symbols.lookup(entryName))
+      return func.emitError() << "moe-pack-expert-weights: cannot add '@"
+                              << entryName << "', the name is taken";
     Location loc = func.getLoc();
     OpBuilder b(ctx);
     SmallVector<OpFoldResult> tiles = {b.getIndexAttr(panelDepth),
                                        b.getIndexAttr(panelWidth)};
-    auto packedTypeOf = [&](Type weight) {
-      return linalg::PackOp::inferPackedType(cast<RankedTensorType>(weight),
-                                             {panelDepth, panelWidth},
-                                             kPackedDims);
-    };
 
     auto entry = cast<func::FuncOp>(func->clone());
     entry.setName(entryName);
     entry->removeAttr(MoEDialect::kPackedWeightsAttrName);
     symbols.insert(entry, std::next(func->getIterator()));
     b.setInsertionPointToStart(&entry.getBody().front());
-    SmallVector<Type> weightTypes, packedTypes;
     for (int64_t position : positions) {
       BlockArgument argument = entry.getArgument(position);
       auto weight = cast<RankedTensorType>(argument.getType());
-      weightTypes.push_back(weight);
-      packedTypes.push_back(packedTypeOf(weight));
-      argument.setType(packedTypes.back());
+      argument.setType(linalg::PackOp::inferPackedType(
+          weight, {panelDepth, panelWidth}, kPackedDims));
       Value unpacked = linalg::UnPackOp::create(
           b, loc, argument,
           tensor::EmptyOp::create(b, loc, weight.getShape(),
@@ -130,29 +121,13 @@ struct PackExpertWeightsPass
     entry.setFunctionType(FunctionType::get(
         ctx, entry.getBody().getArgumentTypes(), entry.getResultTypes()));
 
-    b.setInsertionPointAfter(entry);
-    auto pack = func::FuncOp::create(
-        b, loc, packName, FunctionType::get(ctx, weightTypes, packedTypes));
-    symbols.insert(pack, std::next(entry->getIterator()));
-    b.setInsertionPointToStart(pack.addEntryBlock());
-    SmallVector<Value> packed;
-    for (auto [weight, packedType] :
-         llvm::zip(pack.getArguments(), packedTypes)) {
-      auto type = cast<RankedTensorType>(packedType);
-      packed.push_back(linalg::PackOp::create(
-          b, loc, weight,
-          tensor::EmptyOp::create(b, loc, type.getShape(),
-                                  type.getElementType()),
-          kPackedDims, tiles));
-    }
-    func::ReturnOp::create(b, loc, packed);
-
     func->setAttr(
         MoEDialect::kPackedWeightsAttrName,
         b.getDictionaryAttr(
             {b.getNamedAttr("entry", FlatSymbolRefAttr::get(entry)),
-             b.getNamedAttr("pack", FlatSymbolRefAttr::get(pack)),
-             b.getNamedAttr("arguments", b.getDenseI64ArrayAttr(positions))}));
+             b.getNamedAttr("arguments", b.getDenseI64ArrayAttr(positions)),
+             b.getNamedAttr("inner_tiles", b.getDenseI64ArrayAttr(
+                                               {panelDepth, panelWidth}))}));
     return success();
   }
 };
@@ -246,30 +221,16 @@ struct MaterializePackedWeightsPass
       return signalPassFailure();
 
     IRRewriter rewriter(&getContext());
-    // Each lowering erases the op it is given: nothing reads `op` after.
-    WalkResult lowered = getOperation()->walk([&](Operation *op) {
-      rewriter.setInsertionPoint(op);
-      if (auto unpack = dyn_cast<linalg::UnPackOp>(op))
-        return failed(linalg::lowerUnPack(rewriter, unpack))
-                   ? WalkResult::interrupt()
-                   : WalkResult::advance();
-      auto pack = dyn_cast<linalg::PackOp>(op);
-      if (!pack)
-        return WalkResult::advance();
-      FailureOr<linalg::LowerPackResult> result =
-          linalg::lowerPack(rewriter, pack);
-      if (failed(result))
-        return WalkResult::interrupt();
-      // Whole panels need no padding: the pad is of nothing.
-      tensor::PadOp pad = result->padOp;
-      if (pad && pad.getResultType() == pad.getSourceType())
-        rewriter.replaceOp(pad, pad.getSource());
-      return WalkResult::advance();
+    // Each lowering erases the op it is given: nothing reads it after.
+    WalkResult lowered = getOperation()->walk([&](linalg::UnPackOp unpack) {
+      rewriter.setInsertionPoint(unpack);
+      return failed(linalg::lowerUnPack(rewriter, unpack))
+                 ? WalkResult::interrupt()
+                 : WalkResult::advance();
     });
     if (lowered.wasInterrupted()) {
       getOperation()->emitError("moe-materialize-packed-weights: a "
-                                "linalg.pack or linalg.unpack could not be "
-                                "lowered");
+                                "linalg.unpack could not be lowered");
       signalPassFailure();
     }
   }

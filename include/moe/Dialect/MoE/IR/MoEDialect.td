@@ -36,9 +36,10 @@ def MoE_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kExpertShardsAttrName =
         "moe.expert_shards";
     /// On a public function: its variant taking packed expert weights, as
-    /// `moe-pack-expert-weights` adds it, `{entry = @f_packed, pack =
-    /// @f_pack_weights, arguments = array<i64: ...>}` (the packed
-    /// arguments' positions, increasing).
+    /// `moe-pack-expert-weights` adds it, `{entry = @f_packed, arguments =
+    /// array<i64: ...>, inner_tiles = array<i64: d, w>}`: the packed
+    /// arguments' positions, increasing, each packed as `linalg.pack` with
+    /// inner tiles `[d, w]` on dims 1 and 2 leaves it.
     static constexpr ::llvm::StringLiteral kPackedWeightsAttrName =
         "moe.packed_weights";
   }];

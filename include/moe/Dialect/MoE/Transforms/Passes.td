@@ -131,19 +131,18 @@ def MoEPackExpertWeights : Pass<"moe-pack-expert-weights", "ModuleOp"> {
 
     For each public function `@f` with arguments that are f32 stacked
     expert weights `[n, K, N]` used only as `moe.routed_ffn` weights (K and
-    N static multiples of the panel, not split over ranks), adds:
+    N static multiples of the panel, not split over ranks), adds `@f_packed`:
+    `@f` with those arguments in the layout `linalg.pack` with inner tiles
+    (`panel-depth`, `panel-width`) on dims 1 and 2 gives them, `[n,
+    K/panel-depth, N/panel-width, panel-depth, panel-width]`, each read
+    through a `linalg.unpack` that `moe-materialize-packed-weights` folds
+    into the GEMMs.
 
-    - `@f_pack_weights`, which takes those weights, in order, and returns
-      each as `linalg.pack` with inner tiles (`panel-depth`, `panel-width`)
-      on dims 1 and 2 leaves it: `[n, K/panel-depth, N/panel-width,
-      panel-depth, panel-width]`;
-    - `@f_packed`, `@f` with those arguments packed, each read through a
-      `linalg.unpack` that `moe-materialize-packed-weights` folds into the
-      GEMMs.
-
-    `@f` is unchanged but for `moe.packed_weights`, which names both
-    functions and the packed arguments' positions. A name that is taken is
-    an error. Functions without such arguments are left alone.
+    `@f` is unchanged but for `moe.packed_weights`, which names the variant,
+    the packed arguments' positions and the inner tiles: the caller packs
+    the weights itself, once (the execution library does it in place,
+    `packExpertWeights`), and compiles no code for it. A name that is taken
+    is an error. Functions without such arguments are left alone.
   }];
   let options = [
     Option<"panelDepth", "panel-depth", "int64_t", /*default=*/"128",
@@ -168,9 +167,8 @@ def MoEMaterializePackedWeights : Pass<"moe-materialize-packed-weights"> {
         out[m, n1 * w + n0] += lhs[m, k1 * d + k0] * packed[k1, n1, k0, n0]
 
     for panels of `d` rows by `w` columns, which `convert-linalg-to-blas`
-    runs panel by panel. The `linalg.pack`s and `linalg.unpack`s left
-    (packing the weights, and any other use of an unpacked one) are
-    lowered to reshapes and `linalg.transpose`s.
+    runs panel by panel. The `linalg.unpack`s left (any other use of an
+    unpacked weight) are lowered to `linalg.transpose`s and reshapes.
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
