@@ -376,10 +376,10 @@ enum class PanelSource {
 /// it is copied, narrower `lhs` as it is loaded; columns past N in the last
 /// panel are zeros, and its part of `out` is loaded and stored under masks.
 /// `rhs` and `out` have unit-stride rows. With `overwritesOut`,
-/// `out = lhs . rhs` (K > 0). Packed panels are read where they lie, and
-/// while each block of four output rows runs through one, it prefetches a
-/// line of the next panel every four steps: the first sixteen blocks fetch
-/// all of it.
+/// `out = lhs . rhs` (K > 0). The M mod 4 rows left over run as one block
+/// of their own. Packed panels are read where they lie, and while each
+/// block of output rows runs through one, it prefetches lines of the next
+/// every four steps, the first sixteen blocks all of it between them.
 void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       Value out, Value rows, Value depth, Value columns,
                       FloatType type, bool overwritesOut, PanelSource source) {
@@ -417,6 +417,26 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     lastPanelStart = arith::SubIOp::create(
         b, loc, memref::DimOp::create(b, loc, rhs, 0), panelDepthValue);
   Value lastColumn = arith::SubIOp::create(b, loc, columns, index(1));
+  // Lines of the next packed panel each iteration of a block's accumulate
+  // loop prefetches: the blocks of output rows (the last partial) share the
+  // panel's 512 lines, up to sixteen blocks of 32 iterations, one line each.
+  // Fewer blocks prefetch more lines per iteration, so that even one block
+  // (M <= 4, the weights streamed at one row of FMAs per load) has the
+  // whole next panel on its way.
+  constexpr int64_t kPanelLines = kPackedPanelDepth * kPackedPanelVectors;
+  constexpr int64_t kIterationsPerBlock =
+      kPackedPanelDepth / kPackedStepsPerPrefetch;
+  Value linesPerIteration, hasFewBlocks;
+  if (packed) {
+    constexpr int64_t kManyBlocks = kPanelLines / kIterationsPerBlock;
+    Value blocks =
+        arith::CeilDivUIOp::create(b, loc, rows, index(kPackedRowsPerBlock));
+    hasFewBlocks = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         blocks, index(kManyBlocks));
+    linesPerIteration = arith::CeilDivUIOp::create(
+        b, loc, index(kManyBlocks),
+        arith::MaxUIOp::create(b, loc, blocks, index(1)));
+  }
   SmallVector<Value> panelColumns;
   for (int64_t v = 0; v < kPackedPanelVectors; ++v)
     panelColumns.push_back(index(v * lanes));
@@ -445,7 +465,7 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
   auto rowBlock = [&](OpBuilder &rb, Location rl, Value firstDepth,
                       Value panelDepth, Value panelStart, Value nextPanelStart,
                       ArrayRef<Value> vectorColumns, ArrayRef<Value> masks,
-                      Value firstRow, int64_t rowCount) {
+                      Value firstRow, int64_t rowCount, bool fewBlocks) {
     SmallVector<Value> outRows =
         consecutiveIndices(rb, rl, firstRow, rowCount);
     // sums[r * kPackedPanelVectors + v]: row r, vector v of the block.
@@ -460,37 +480,51 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                                           lanes, maskOf(masks, v)));
           return loaded;
         });
-    // A block of four rows through a packed panel prefetches one line (one
-    // vector) of the next panel every four steps: at the pace the panel is
-    // consumed when M is 64, an expert's share at n = 256. All at once, the
-    // misses would fill the line buffers the products' own loads need.
-    bool prefetches = nextPanelStart && rowCount == kPackedRowsPerBlock;
+    // A block of rows through a packed panel prefetches `linesPerIteration`
+    // lines of the next panel every four steps: at the pace the panel is
+    // consumed, which for M = 64 (an expert's share at n = 256) is one line.
+    // All at once, the misses would fill the line buffers the products' own
+    // loads need.
+    bool prefetches = static_cast<bool>(nextPanelStart);
     int64_t stepsPerIteration = prefetches ? kPackedStepsPerPrefetch : 1;
     auto accumulate = scf::ForOp::create(
         rb, rl, zero, panelDepth, index(stepsPerIteration), sums,
         [&](OpBuilder &fb, Location fl, Value firstStep, ValueRange partial) {
           if (prefetches) {
-            // Line block * 32 + firstStep / 4, or the last line once a
-            // block past the sixteenth has nothing left to fetch.
-            int64_t linesPerBlock = kPackedPanelDepth / kPackedStepsPerPrefetch;
+            // Lines from (block * 32 + firstStep / 4) * linesPerIteration
+            // on, or the last line once the blocks before have fetched all.
             Value block = arith::DivUIOp::create(fb, fl, firstRow,
                                                  index(kPackedRowsPerBlock));
-            Value line = arith::MinUIOp::create(
+            Value iteration = arith::AddIOp::create(
                 fb, fl,
-                arith::AddIOp::create(
-                    fb, fl,
-                    arith::MulIOp::create(fb, fl, block, index(linesPerBlock)),
-                    arith::DivUIOp::create(fb, fl, firstStep,
-                                           index(kPackedStepsPerPrefetch))),
-                index(kPackedPanelDepth * kPackedPanelVectors - 1));
-            Value vectorsPerRow = index(kPackedPanelVectors);
-            Value lineRow = arith::AddIOp::create(
-                fb, fl, nextPanelStart,
-                arith::DivUIOp::create(fb, fl, line, vectorsPerRow));
-            Value lineColumn = arith::MulIOp::create(
-                fb, fl, arith::RemUIOp::create(fb, fl, line, vectorsPerRow),
-                index(lanes));
-            prefetchForRead(fb, fl, panel, ValueRange{lineRow, lineColumn});
+                arith::MulIOp::create(fb, fl, block,
+                                      index(kIterationsPerBlock)),
+                arith::DivUIOp::create(fb, fl, firstStep,
+                                       index(kPackedStepsPerPrefetch)));
+            auto prefetchLine = [&](OpBuilder &pb, Location pl, Value line) {
+              line =
+                  arith::MinUIOp::create(pb, pl, line, index(kPanelLines - 1));
+              Value vectorsPerRow = index(kPackedPanelVectors);
+              Value lineRow = arith::AddIOp::create(
+                  pb, pl, nextPanelStart,
+                  arith::DivUIOp::create(pb, pl, line, vectorsPerRow));
+              Value lineColumn = arith::MulIOp::create(
+                  pb, pl, arith::RemUIOp::create(pb, pl, line, vectorsPerRow),
+                  index(lanes));
+              prefetchForRead(pb, pl, panel, ValueRange{lineRow, lineColumn});
+            };
+            if (!fewBlocks) {
+              prefetchLine(fb, fl, iteration);
+            } else {
+              Value firstLine =
+                  arith::MulIOp::create(fb, fl, iteration, linesPerIteration);
+              buildLoop(fb, fl, zero, linesPerIteration, 1,
+                        [&](OpBuilder &lb, Location ll, Value offset) {
+                          prefetchLine(
+                              lb, ll,
+                              arith::AddIOp::create(lb, ll, firstLine, offset));
+                        });
+            }
           }
           SmallVector<Value> updated(partial);
           for (int64_t step = 0; step < stepsPerIteration; ++step) {
@@ -552,21 +586,47 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                 arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
                 lastPanelStart);
           }
-          auto runRowBlocks = [&](OpBuilder &ob, Location ol) {
+          auto runRowBlocks = [&](OpBuilder &ob, Location ol, bool fewBlocks) {
             buildLoop(ob, ol, zero, mainRows, kPackedRowsPerBlock,
                       [&](OpBuilder &rb, Location rl, Value firstRow) {
                         rowBlock(rb, rl, firstDepth, panelDepth, panelStart,
                                  nextPanelStart, vectorColumns, masks, firstRow,
-                                 kPackedRowsPerBlock);
+                                 kPackedRowsPerBlock, fewBlocks);
                       });
-            buildLoop(ob, ol, mainRows, rows, 1,
-                      [&](OpBuilder &rb, Location rl, Value row) {
-                        rowBlock(rb, rl, firstDepth, panelDepth, panelStart,
-                                 nextPanelStart, vectorColumns, masks, row, 1);
-                      });
+            // The rows left over make one block of their own, so that the
+            // panel is read once however many there are.
+            SmallVector<int64_t> tailCounts =
+                llvm::to_vector(llvm::seq<int64_t>(1, kPackedRowsPerBlock));
+            auto tail = scf::IndexSwitchOp::create(
+                ob, ol, TypeRange(),
+                arith::SubIOp::create(ob, ol, rows, mainRows), tailCounts,
+                tailCounts.size());
+            OpBuilder::InsertionGuard guard(ob);
+            for (auto [region, count] :
+                 llvm::zip(tail.getCaseRegions(), tailCounts)) {
+              ob.setInsertionPointToStart(&region.emplaceBlock());
+              rowBlock(ob, ol, firstDepth, panelDepth, panelStart,
+                       nextPanelStart, vectorColumns, masks, mainRows, count,
+                       fewBlocks);
+              scf::YieldOp::create(ob, ol);
+            }
+            ob.setInsertionPointToStart(
+                &tail.getDefaultRegion().emplaceBlock());
+            scf::YieldOp::create(ob, ol);
           };
           if (packed) {
-            runRowBlocks(cb, cl);
+            // Two versions: the loop over lines that few blocks need would
+            // cost many blocks their accumulators' registers.
+            scf::IfOp::create(
+                cb, cl, hasFewBlocks,
+                [&](OpBuilder &ib, Location il) {
+                  runRowBlocks(ib, il, /*fewBlocks=*/true);
+                  scf::YieldOp::create(ib, il);
+                },
+                [&](OpBuilder &ib, Location il) {
+                  runRowBlocks(ib, il, /*fewBlocks=*/false);
+                  scf::YieldOp::create(ib, il);
+                });
             return;
           }
           // While a full panel is copied, the same rows' part of the next
@@ -595,7 +655,7 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       ValueRange{panelRow, panelColumns[v]});
                 }
               });
-          runRowBlocks(cb, cl);
+          runRowBlocks(cb, cl, /*fewBlocks=*/false);
         });
       });
   if (!packed)

@@ -304,8 +304,16 @@ func.func @prefetching(%x: memref<3x?xf32>, %w: memref<?x16xf32>, %y: memref<3x1
 //  PACKED-NEXT:       vector.fma %[[AB]]
 //       PACKED:       scf.yield
 // PACKED-COUNT-16:  vector.store %{{.*}}, %[[Y]]
-//       PACKED:   scf.for %{{.*}} = %{{.*}} to %[[M]] step %c1 {
-//       PACKED:     scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// The rows left over (M mod 4) go through the panel as one block, of 1, 2
+// or 3 rows of sums.
+//       PACKED:   scf.index_switch
+//       PACKED:   case 1 {
+//       PACKED:     scf.for {{.*}} -> ({{(vector<16xf32>, ){3}vector<16xf32>}}) {
+//       PACKED:   case 2 {
+//       PACKED:     scf.for {{.*}} -> ({{(vector<16xf32>, ){7}vector<16xf32>}}) {
+//       PACKED:   case 3 {
+//       PACKED:     scf.for {{.*}} -> ({{(vector<16xf32>, ){11}vector<16xf32>}}) {
+//       PACKED:   default {
 //       PACKED:   vector.maskedload %[[W]][%{{.*}}, %c64], %[[TAIL0]]
 //       PACKED:   vector.maskedload %[[Y]][%{{.*}}, %c64], %[[TAIL0]]
 //       PACKED:   vector.maskedstore %[[Y]][%{{.*}}, %c64], %[[TAIL0]]

@@ -4,14 +4,23 @@
 // columns), as moe-materialize-packed-weights leaves it: the packed product
 // reads each panel where it lies, with no copy and no CBLAS call, whatever
 // the row count. Panel (i, j) of the 2 x 3 starts at row (3 i + j) * 128 of
-// the panels seen as [768, 64]; every four steps through it, a block of
-// rows prefetches one line of the next (clamped to the last panel), in
-// order of block and step. The zero fill becomes zero starting sums.
+// the panels seen as [768, 64]. The zero fill becomes zero starting sums.
+// Every four steps through a panel, a block of rows prefetches lines of the
+// next (clamped to the last panel), in order of block and step: the blocks
+// share its 512 lines, 32 iterations each, so that with B < 16 blocks each
+// iteration prefetches ceil(16 / B) lines (a loop), with 16 or more one
+// line (no loop, in a version of its own). The rows left over after the
+// blocks of four make one block of 1, 2 or 3 rows.
 // CHECK-LABEL: func @prepacked
 //  CHECK-SAME: (%[[X:[^:]*]]: memref<?x256xf32>, %[[W:[^:]*]]: memref<2x3x128x64xf32, {{.*}}>, %[[Y:[^:]*]]: memref<?x192xf32>)
 //   CHECK-NOT:   linalg.fill
 //   CHECK-NOT:   memref.alloc
 //       CHECK:   %[[PANELS:.*]] = memref.collapse_shape %[[W]] {{\[}}[0, 1, 2], [3]] : {{.*}} into memref<768x64xf32, strided<[64, 1], offset: ?>>
+//       CHECK:   %[[M:.*]] = memref.dim %[[X]], %c0
+//       CHECK:   %[[BLOCKS:.*]] = arith.ceildivui %[[M]], %c4
+//       CHECK:   %[[FEW:.*]] = arith.cmpi ult, %[[BLOCKS]], %c16
+//       CHECK:   %[[SOME:.*]] = arith.maxui %[[BLOCKS]], %c1
+//       CHECK:   %[[LINES:.*]] = arith.ceildivui %c16, %[[SOME]]
 //       CHECK:   scf.for %[[D:.*]] = %c0 to %c256 step %c128 {
 //       CHECK:     scf.for %[[C:.*]] = %c0 to %c192 step %c64 {
 //       CHECK:       %[[I:.*]] = arith.divui %[[D]], %c128
@@ -21,25 +30,52 @@
 //       CHECK:       %[[START:.*]] = arith.muli %[[PANEL]], %c128
 //       CHECK:       %[[AFTER:.*]] = arith.addi %[[START]], %c128
 //       CHECK:       %[[NEXT:.*]] = arith.minui %[[AFTER]], %c640
-//       CHECK:       scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
-//       CHECK:         scf.if
-//       CHECK:         scf.for %[[S:.*]] = %c0 to %{{.*}} step %c4 iter_args(
-//       CHECK:           %[[BLOCK:.*]] = arith.divui %[[R]], %c4
-//       CHECK:           %[[BLOCK_LINES:.*]] = arith.muli %[[BLOCK]], %c32
-//       CHECK:           %[[STEP_LINE:.*]] = arith.divui %[[S]], %c4
-//       CHECK:           %[[LINE_ANY:.*]] = arith.addi %[[BLOCK_LINES]], %[[STEP_LINE]]
-//       CHECK:           %[[LINE:.*]] = arith.minui %[[LINE_ANY]], %c511
-//       CHECK:           %[[LINE_ROW:.*]] = arith.divui %[[LINE]], %c4
-//       CHECK:           %[[ROW:.*]] = arith.addi %[[NEXT]], %[[LINE_ROW]]
-//       CHECK:           memref.prefetch %[[PANELS]][%[[ROW]], %{{.*}}], read, locality<2>, data
-//       CHECK:           %[[FIRST_ROW:.*]] = arith.addi %[[START]], %[[S]]
-//       CHECK:           vector.load %[[PANELS]][%[[FIRST_ROW]], %c0]
-// CHECK-COUNT-15:        vector.load %[[PANELS]]
-//   CHECK-NOT:           memref.prefetch
-//       CHECK:           scf.yield
-//       CHECK:       scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c1 {
-//   CHECK-NOT:         memref.prefetch
-//       CHECK:         scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(
+//       CHECK:       scf.if %[[FEW]] {
+//       CHECK:         scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
+//       CHECK:           scf.for %[[S:.*]] = %c0 to %{{.*}} step %c4 iter_args(
+//       CHECK:             %[[BLOCK:.*]] = arith.divui %[[R]], %c4
+//       CHECK:             %[[BLOCK_IT:.*]] = arith.muli %[[BLOCK]], %c32
+//       CHECK:             %[[STEP_IT:.*]] = arith.divui %[[S]], %c4
+//       CHECK:             %[[IT:.*]] = arith.addi %[[BLOCK_IT]], %[[STEP_IT]]
+//       CHECK:             %[[FIRST_LINE:.*]] = arith.muli %[[IT]], %[[LINES]]
+//       CHECK:             scf.for %[[L:.*]] = %c0 to %[[LINES]] step %c1 {
+//       CHECK:               %[[LINE_ANY:.*]] = arith.addi %[[FIRST_LINE]], %[[L]]
+//       CHECK:               %[[LINE:.*]] = arith.minui %[[LINE_ANY]], %c511
+//       CHECK:               %[[LINE_ROW:.*]] = arith.divui %[[LINE]], %c4
+//       CHECK:               %[[ROW:.*]] = arith.addi %[[NEXT]], %[[LINE_ROW]]
+//       CHECK:               memref.prefetch %[[PANELS]][%[[ROW]], %{{.*}}], read, locality<2>, data
+//       CHECK:             }
+//       CHECK:             %[[FIRST_ROW:.*]] = arith.addi %[[START]], %[[S]]
+//       CHECK:             vector.load %[[PANELS]][%[[FIRST_ROW]], %c0]
+// CHECK-COUNT-15:          vector.load %[[PANELS]]
+//   CHECK-NOT:             memref.prefetch
+//       CHECK:             scf.yield
+//       CHECK:         scf.index_switch
+//       CHECK:         case 1 {
+//       CHECK:           scf.for {{.*}} -> ({{(vector<16xf32>, ){3}vector<16xf32>}}) {
+//       CHECK:             memref.prefetch %[[PANELS]]
+//       CHECK:         case 2 {
+//       CHECK:           scf.for {{.*}} -> ({{(vector<16xf32>, ){7}vector<16xf32>}}) {
+//       CHECK:         case 3 {
+//       CHECK:           scf.for {{.*}} -> ({{(vector<16xf32>, ){11}vector<16xf32>}}) {
+//       CHECK:         default {
+//       CHECK:       } else {
+//       CHECK:         scf.for %[[R2:.*]] = %c0 to %{{.*}} step %c4 {
+//       CHECK:           scf.for %[[S2:.*]] = %c0 to %{{.*}} step %c4 iter_args(
+//       CHECK:             %[[BLOCK2:.*]] = arith.divui %[[R2]], %c4
+//       CHECK:             %[[BLOCK_IT2:.*]] = arith.muli %[[BLOCK2]], %c32
+//       CHECK:             %[[STEP_IT2:.*]] = arith.divui %[[S2]], %c4
+//       CHECK:             %[[IT2:.*]] = arith.addi %[[BLOCK_IT2]], %[[STEP_IT2]]
+//  CHECK-NEXT:             %[[LINE2:.*]] = arith.minui %[[IT2]], %c511
+//  CHECK-NEXT:             %[[LINE_ROW2:.*]] = arith.divui %[[LINE2]], %c4
+//  CHECK-NEXT:             %[[ROW2:.*]] = arith.addi %[[NEXT]], %[[LINE_ROW2]]
+//       CHECK:             memref.prefetch %[[PANELS]][%[[ROW2]], %{{.*}}], read, locality<2>, data
+//  CHECK-NEXT:             %[[FIRST_ROW2:.*]] = arith.addi %[[START]], %[[S2]]
+//  CHECK-NEXT:             vector.load %[[PANELS]][%[[FIRST_ROW2]], %c0]
+// CHECK-COUNT-15:          vector.load %[[PANELS]]
+//   CHECK-NOT:             memref.prefetch
+//       CHECK:             scf.yield
+//       CHECK:         scf.index_switch
 //   CHECK-NOT:   linalg.generic
 //   CHECK-NOT:   call @cblas_sgemm
 #lhs = affine_map<(m, n1, n0, k1, k0) -> (m, k1 * 128 + k0)>
