@@ -380,9 +380,11 @@ enum class PanelSource {
 /// of their own. Packed panels are read where they lie, and while each
 /// block of output rows runs through one, it prefetches lines of the next
 /// every four steps, the first sixteen blocks all of it between them.
-void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
-                      Value out, Value rows, Value depth, Value columns,
-                      FloatType type, bool overwritesOut, PanelSource source) {
+void emitPanelProductRows(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                          Value out, Value rows, Value depth, Value columns,
+                          FloatType type, bool overwritesOut,
+                          PanelSource source, Value firstPanelColumn,
+                          Value panelColumnsEnd) {
   bool packed = source == PanelSource::PackedRhs;
   int64_t lanes = kStreamingVectorBits / type.getWidth();
   int64_t panelWidth = lanes * kPackedPanelVectors;
@@ -445,12 +447,15 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
     return masks.empty() ? Value() : masks[v];
   };
   // Calls `body(builder, location, firstColumn, masks)` for each full panel
-  // (no masks) and, behind a test, the partial one.
+  // (no masks) of [firstPanelColumn, panelColumnsEnd) and, behind a test, the
+  // partial one, which packed panels never have.
   auto forEachPanel = [&](OpBuilder &pb, Location pl, auto body) {
-    buildLoop(pb, pl, zero, mainColumns, panelWidth,
+    buildLoop(pb, pl, firstPanelColumn, panelColumnsEnd, panelWidth,
               [&](OpBuilder &cb, Location cl, Value firstColumn) {
                 body(cb, cl, firstColumn, ArrayRef<Value>());
               });
+    if (packed)
+      return;
     scf::IfOp::create(pb, pl, hasTail, [&](OpBuilder &cb, Location cl) {
       body(cb, cl, mainColumns, ArrayRef<Value>(tailMasks));
       scf::YieldOp::create(cb, cl);
@@ -581,9 +586,34 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                 arith::DivUIOp::create(cb, cl, firstColumn, panelWidthValue));
             panelStart =
                 arith::MulIOp::create(cb, cl, panelsBefore, panelDepthValue);
+            // The next panel used: to the right, or the first of the range
+            // in the next depth slab.
+            Value nextColumn =
+                arith::AddIOp::create(cb, cl, firstColumn, panelWidthValue);
+            Value nextSlabStart = arith::MulIOp::create(
+                cb, cl,
+                arith::AddIOp::create(
+                    cb, cl,
+                    arith::MulIOp::create(
+                        cb, cl,
+                        arith::AddIOp::create(
+                            cb, cl,
+                            arith::DivUIOp::create(cb, cl, firstDepth,
+                                                   panelDepthValue),
+                            index(1)),
+                        arith::DivUIOp::create(cb, cl, columns,
+                                               panelWidthValue)),
+                    arith::DivUIOp::create(cb, cl, firstPanelColumn,
+                                           panelWidthValue)),
+                panelDepthValue);
             nextPanelStart = arith::MinUIOp::create(
                 cb, cl,
-                arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
+                arith::SelectOp::create(
+                    cb, cl,
+                    arith::CmpIOp::create(cb, cl, arith::CmpIPredicate::ult,
+                                          nextColumn, panelColumnsEnd),
+                    arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
+                    nextSlabStart),
                 lastPanelStart);
           }
           auto runRowBlocks = [&](OpBuilder &ob, Location ol, bool fewBlocks) {
@@ -660,6 +690,61 @@ void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
       });
   if (!packed)
     memref::DeallocOp::create(b, loc, panel);
+}
+
+/// The packed product over packed panels runs through all of `rhs` for
+/// chunks of `out` of up to 128 rows by 512 columns (eight panels) at a
+/// time. The chunk, and its rows of `lhs`, stay in L2 while the depth slabs
+/// of its panels stream in; each 512 columns of panels are then read from
+/// memory once, and from the L3 for the next chunks of rows. Through all of
+/// `out` at once, every depth slab would stream all of it (M x N) from the
+/// L3 and back (a third of the time at M = 2048).
+constexpr int64_t kPackedChunkRows = 128;
+constexpr int64_t kPackedChunkPanels = 8;
+
+/// `emitPanelProductRows`; over packed panels, by chunks of `out`.
+void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                      Value out, Value rows, Value depth, Value columns,
+                      FloatType type, bool overwritesOut, PanelSource source) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  if (source != PanelSource::PackedRhs) {
+    int64_t panelWidth =
+        kStreamingVectorBits / type.getWidth() * kPackedPanelVectors;
+    return emitPanelProductRows(b, loc, lhs, rhs, out, rows, depth, columns,
+                                type, overwritesOut, source, zero,
+                                roundDown(b, loc, columns, panelWidth));
+  }
+  int64_t chunkColumns = kStreamingVectorBits / type.getWidth() *
+                         kPackedPanelVectors * kPackedChunkPanels;
+  buildLoop(
+      b, loc, zero, columns, chunkColumns,
+      [&](OpBuilder &nb, Location nl, Value firstColumn) {
+        Value columnsEnd = arith::MinUIOp::create(
+            nb, nl,
+            arith::AddIOp::create(
+                nb, nl, firstColumn,
+                arith::ConstantIndexOp::create(nb, nl, chunkColumns)),
+            columns);
+        buildLoop(
+            nb, nl, zero, rows, kPackedChunkRows,
+            [&](OpBuilder &cb, Location cl, Value firstRow) {
+              Value chunkRows = arith::MinUIOp::create(
+                  cb, cl, arith::SubIOp::create(cb, cl, rows, firstRow),
+                  arith::ConstantIndexOp::create(cb, cl, kPackedChunkRows));
+              auto rowsOf = [&](Value matrix, Value width) {
+                return memref::SubViewOp::create(
+                    cb, cl, matrix,
+                    ArrayRef<OpFoldResult>{firstRow, cb.getIndexAttr(0)},
+                    ArrayRef<OpFoldResult>{chunkRows, width},
+                    ArrayRef<OpFoldResult>{cb.getIndexAttr(1),
+                                           cb.getIndexAttr(1)});
+              };
+              emitPanelProductRows(cb, cl, rowsOf(lhs, depth), rhs,
+                                   rowsOf(out, columns), chunkRows, depth,
+                                   columns, type, overwritesOut, source,
+                                   firstColumn, columnsEnd);
+            });
+      });
 }
 
 /// The packed product with its panels copied out of `rhs` as it goes.

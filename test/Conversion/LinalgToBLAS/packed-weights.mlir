@@ -5,6 +5,8 @@
 // reads each panel where it lies, with no copy and no CBLAS call, whatever
 // the row count. Panel (i, j) of the 2 x 3 starts at row (3 i + j) * 128 of
 // the panels seen as [768, 64]. The zero fill becomes zero starting sums.
+// The product runs in chunks of up to 128 rows (and 512 columns: here one)
+// of the output, each through all the panels.
 // Every four steps through a panel, a block of rows prefetches lines of the
 // next (clamped to the last panel), in order of block and step: the blocks
 // share its 512 lines, 32 iterations each, so that with B < 16 blocks each
@@ -17,7 +19,11 @@
 //   CHECK-NOT:   memref.alloc
 //       CHECK:   %[[PANELS:.*]] = memref.collapse_shape %[[W]] {{\[}}[0, 1, 2], [3]] : {{.*}} into memref<768x64xf32, strided<[64, 1], offset: ?>>
 //       CHECK:   %[[M:.*]] = memref.dim %[[X]], %c0
-//       CHECK:   %[[BLOCKS:.*]] = arith.ceildivui %[[M]], %c4
+//       CHECK:   scf.for %[[FIRST_ROW:.*]] = %c0 to %[[M]] step %c128 {
+//       CHECK:   %[[ROWS:.*]] = arith.minui %{{.*}}, %c128
+//       CHECK:   memref.subview %[[X]][%[[FIRST_ROW]], 0] [%[[ROWS]], %c256] [1, 1]
+//       CHECK:   memref.subview %[[Y]][%[[FIRST_ROW]], 0] [%[[ROWS]], %c192] [1, 1]
+//       CHECK:   %[[BLOCKS:.*]] = arith.ceildivui %[[ROWS]], %c4
 //       CHECK:   %[[FEW:.*]] = arith.cmpi ult, %[[BLOCKS]], %c16
 //       CHECK:   %[[SOME:.*]] = arith.maxui %[[BLOCKS]], %c1
 //       CHECK:   %[[LINES:.*]] = arith.ceildivui %c16, %[[SOME]]
@@ -28,8 +34,16 @@
 //       CHECK:       %[[J:.*]] = arith.divui %[[C]], %c64
 //       CHECK:       %[[PANEL:.*]] = arith.addi %[[BEFORE_I]], %[[J]]
 //       CHECK:       %[[START:.*]] = arith.muli %[[PANEL]], %c128
+// The next panel used: to the right, else the first of the next depth slab.
+//       CHECK:       %[[RIGHT:.*]] = arith.addi %[[C]], %c64
+//       CHECK:       %[[I2:.*]] = arith.divui %[[D]], %c128
+//       CHECK:       %[[NEXT_I:.*]] = arith.addi %[[I2]], %c1
+//       CHECK:       %[[BEFORE_NEXT_I:.*]] = arith.muli %[[NEXT_I]], %c3
+//       CHECK:       %[[NEXT_SLAB:.*]] = arith.muli %[[BEFORE_NEXT_I]], %c128
+//       CHECK:       %[[IN_RANGE:.*]] = arith.cmpi ult, %[[RIGHT]], %c192
 //       CHECK:       %[[AFTER:.*]] = arith.addi %[[START]], %c128
-//       CHECK:       %[[NEXT:.*]] = arith.minui %[[AFTER]], %c640
+//       CHECK:       %[[NEXT_ANY:.*]] = arith.select %[[IN_RANGE]], %[[AFTER]], %[[NEXT_SLAB]]
+//       CHECK:       %[[NEXT:.*]] = arith.minui %[[NEXT_ANY]], %c640
 //       CHECK:       scf.if %[[FEW]] {
 //       CHECK:         scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
 //       CHECK:           scf.for %[[S:.*]] = %c0 to %{{.*}} step %c4 iter_args(
@@ -45,8 +59,8 @@
 //       CHECK:               %[[ROW:.*]] = arith.addi %[[NEXT]], %[[LINE_ROW]]
 //       CHECK:               memref.prefetch %[[PANELS]][%[[ROW]], %{{.*}}], read, locality<2>, data
 //       CHECK:             }
-//       CHECK:             %[[FIRST_ROW:.*]] = arith.addi %[[START]], %[[S]]
-//       CHECK:             vector.load %[[PANELS]][%[[FIRST_ROW]], %c0]
+//       CHECK:             %[[PANEL_ROW:.*]] = arith.addi %[[START]], %[[S]]
+//       CHECK:             vector.load %[[PANELS]][%[[PANEL_ROW]], %c0]
 // CHECK-COUNT-15:          vector.load %[[PANELS]]
 //   CHECK-NOT:             memref.prefetch
 //       CHECK:             scf.yield
@@ -70,8 +84,8 @@
 //  CHECK-NEXT:             %[[LINE_ROW2:.*]] = arith.divui %[[LINE2]], %c4
 //  CHECK-NEXT:             %[[ROW2:.*]] = arith.addi %[[NEXT]], %[[LINE_ROW2]]
 //       CHECK:             memref.prefetch %[[PANELS]][%[[ROW2]], %{{.*}}], read, locality<2>, data
-//  CHECK-NEXT:             %[[FIRST_ROW2:.*]] = arith.addi %[[START]], %[[S2]]
-//  CHECK-NEXT:             vector.load %[[PANELS]][%[[FIRST_ROW2]], %c0]
+//  CHECK-NEXT:             %[[PANEL_ROW2:.*]] = arith.addi %[[START]], %[[S2]]
+//  CHECK-NEXT:             vector.load %[[PANELS]][%[[PANEL_ROW2]], %c0]
 // CHECK-COUNT-15:          vector.load %[[PANELS]]
 //   CHECK-NOT:             memref.prefetch
 //       CHECK:             scf.yield
@@ -90,6 +104,40 @@ func.func @prepacked(%x: memref<?x256xf32>,
                   iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
       ins(%x, %w : memref<?x256xf32>, memref<2x3x128x64xf32, strided<[24576, 8192, 64, 1], offset: ?>>)
       outs(%y : memref<?x192xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// 1024 columns: two chunks of 512 (eight panels), each through all the
+// depth slabs before the next; a chunk's last panel of a slab prefetches the
+// chunk's first of the next slab.
+// CHECK-LABEL: func @prepacked_column_chunks
+//       CHECK:   scf.for %[[N0:.*]] = %c0 to %c1024 step %c512 {
+//       CHECK:     %[[N_AFTER:.*]] = arith.addi %[[N0]], %c512
+//       CHECK:     %[[N_END:.*]] = arith.minui %[[N_AFTER]], %c1024
+//       CHECK:     scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c128 {
+//       CHECK:       scf.for %[[D:.*]] = %c0 to %c256 step %c128 {
+//       CHECK:         scf.for %[[C:.*]] = %[[N0]] to %[[N_END]] step %c64 {
+//       CHECK:           %[[FIRST_PANEL:.*]] = arith.divui %[[N0]], %c64
+//       CHECK:           %[[NEXT_SLAB_ANY:.*]] = arith.addi %{{.*}}, %[[FIRST_PANEL]]
+//       CHECK:           %[[NEXT_SLAB:.*]] = arith.muli %[[NEXT_SLAB_ANY]], %c128
+//       CHECK:           arith.cmpi ult, %{{.*}}, %[[N_END]]
+#lhs = affine_map<(m, n1, n0, k1, k0) -> (m, k1 * 128 + k0)>
+#panels = affine_map<(m, n1, n0, k1, k0) -> (k1, n1, k0, n0)>
+#out = affine_map<(m, n1, n0, k1, k0) -> (m, n1 * 64 + n0)>
+func.func @prepacked_column_chunks(%x: memref<?x256xf32>,
+                                   %w: memref<2x16x128x64xf32>,
+                                   %y: memref<?x1024xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #panels, #out],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %w : memref<?x256xf32>, memref<2x16x128x64xf32>)
+      outs(%y : memref<?x1024xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %c, %p : f32
