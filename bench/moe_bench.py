@@ -7,7 +7,9 @@ For each shape (the paper's LM layer, d 512, h 1024, k 4, n in {8, 64, 256},
 T in {16, 256, 4096}; a Mixtral-style SwiGLU layer, d 1024, h 3584, n 8, k 2)
 it runs, one after the other on this machine:
 
-  compiled   the layer through moe-run (CPU pipeline)
+  compiled   the layer through moe-run (CPU pipeline; the expert weights
+             packed once before the calls, moe-run's default)
+  unpacked   the same on the weights as given (moe-run --pack-weights=false)
   unfused    the same without the fusion stage (moe-run --fuse=false)
   torch      PyTorch eager, the usual loop over experts (bench/torch_moe.py)
   sgemm      the same expert FLOPs as OpenBLAS sgemm (bench/sgemm_ceiling.py)
@@ -169,6 +171,9 @@ def main():
             rows = []
             compiled, peak = time_compiled(config, tokens, work, args.budget)
             rows.append(("compiled", compiled, peak))
+            seconds, peak = time_compiled(config, tokens, work, args.budget,
+                                          ["--pack-weights=false"])
+            rows.append(("unpacked", seconds, peak))
             seconds, peak = time_compiled(config, tokens, work, args.budget,
                                           ["--fuse=false"])
             rows.append(("unfused", seconds, peak))

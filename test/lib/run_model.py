@@ -94,8 +94,8 @@ def main(argv=None):
                "--output-dir", str(results), f"--backend={args.backend}"]
     if args.no_fuse:
         command.append("--fuse=false")
-    if args.pack_weights:
-        command.append("--pack-weights")
+    # moe-run packs by default; the tests choose.
+    command.append(f"--pack-weights={str(args.pack_weights).lower()}")
     if args.cpu_threads is not None:
         command.append(f"--cpu-threads={args.cpu_threads}")
     if args.ranks > 1:

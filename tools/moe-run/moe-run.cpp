@@ -1,7 +1,7 @@
 //===- moe-run.cpp - Compile and run an MoE model on .npy inputs ----------===//
 //
 // moe-run MODEL.mlir [INPUT.npy ...] [--entry=NAME] [--output-dir=DIR]
-//         [--repeat=N] [--pack-weights] [--dump-stages=DIR]
+//         [--repeat=N] [--pack-weights=false] [--dump-stages=DIR]
 //         [--backend=cpu|cuda]
 //
 // Compiles MODEL with the CPU (or CUDA) pipeline, calls the entry function on
@@ -93,8 +93,10 @@ llvm::cl::opt<bool> packWeights(
     "pack-weights",
     llvm::cl::desc("Pack the entry's f32 expert weights once, before the "
                    "first call, into the panels the CPU GEMMs read, and "
-                   "call its variant that takes them packed (CPU)"),
-    llvm::cl::init(false), llvm::cl::cat(runnerOptions));
+                   "call its variant that takes them packed (CPU; default "
+                   "true, --pack-weights=false calls the entry on the "
+                   "weights as given)"),
+    llvm::cl::init(true), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<unsigned> ranks(
     "ranks",
     llvm::cl::desc("Split the experts over this many ranks (expert "
