@@ -1,16 +1,20 @@
-// Expert GEMMs with three layouts of the weights, side by side.
+// Expert GEMMs with several layouts of the weights, side by side.
 //
-//   clang-22 -O3 -march=native -fopenmp bench/expert_gemm_layouts.c \
-//       -o /tmp/expert_gemm_layouts
+//   clang-22 -O3 -march=native -fopenmp \
+//       -I/usr/include/x86_64-linux-gnu/openblas-serial \
+//       bench/expert_gemm_layouts.c -o /tmp/expert_gemm_layouts \
+//       -L/usr/lib/x86_64-linux-gnu/openblas-serial -lopenblas \
+//       -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-serial
 //   OMP_NUM_THREADS=2 /tmp/expert_gemm_layouts [EXPERTS ROWS [REPEATS]]
 //
 // Each of EXPERTS experts (default 256) multiplies ROWS tokens (default 64,
 // the paper layer's share at n = 256, T = 4096, k = 4) by its two weight
 // matrices, [512, 1024] and [1024, 512], f32, the experts dealt out to the
-// OpenMP threads. All three variants run the packed product's kernel of
-// `convert-linalg-to-blas` (four output rows by four 16-float vectors in
-// registers, panels of 128 weight rows by 64 columns); they differ in where
-// each panel comes from:
+// OpenMP threads. But for `openblas` (the serial OpenBLAS's sgemm, as the
+// layer calls it on unpacked weights), the variants run the packed
+// product's kernel of `convert-linalg-to-blas` (four output rows by four
+// 16-float vectors in registers, panels of 128 weight rows by 64 columns);
+// they differ in where each panel comes from, and in what order:
 //
 //   per-panel  what the compiled layer does: each panel is copied out of the
 //              weights just before its products, prefetching the same rows
@@ -20,10 +24,13 @@
 //              at a time from inside the products;
 //   prepacked  the weights were packed once, beforehand, into panels in the
 //              order the products use them, and the products prefetch the
-//              next panel a line every four steps; no copy.
+//              next panel a line every four steps; no copy;
+//   chunked    prepacked, run by chunks of the output of 128 rows by 512
+//              columns, each through all its panels (what the layer does).
 //
 // It prints milliseconds per pass over all experts and GFLOP/s for each, and
-// the largest difference of k-block and prepacked from per-panel.
+// the largest difference of each from per-panel.
+#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +157,46 @@ static void prepacked(int rows, int depth, int columns, const float *lhs,
     }
 }
 
+enum { kChunkRows = 128, kChunkColumns = 512 };
+
+static void chunked(int rows, int depth, int columns, const float *lhs,
+                    const float *packed, float *out) {
+  for (int firstColumn = 0; firstColumn < columns;
+       firstColumn += kChunkColumns)
+    for (int firstRow = 0; firstRow < rows; firstRow += kChunkRows) {
+      int chunkRows = rows - firstRow < kChunkRows ? rows - firstRow
+                                                   : kChunkRows;
+      int lastColumn = firstColumn + kChunkColumns < columns
+                           ? firstColumn + kChunkColumns
+                           : columns;
+      for (int first = 0; first < depth; first += kDepth)
+        for (int column = firstColumn; column < lastColumn;
+             column += kWidth) {
+          const float *panel =
+              packed + (long)first * columns + column * kDepth;
+          // The next panel used: to the right, else the chunk's first one
+          // in the next 128 rows.
+          int last = first + kDepth >= depth && column + kWidth >= lastColumn;
+          const float *next =
+              last ? panel
+              : column + kWidth < lastColumn
+                  ? panel + kDepth * kWidth
+                  : packed + (long)(first + kDepth) * columns +
+                        firstColumn * kDepth;
+          products(chunkRows, depth, columns, first, column,
+                   lhs + (long)firstRow * depth, panel,
+                   out + (long)firstRow * columns, next,
+                   last ? 0 : kPanelLines, 4);
+        }
+    }
+}
+
+static void openblas(int rows, int depth, int columns, const float *lhs,
+                     const float *weights, float *out) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, depth,
+              1.0f, lhs, depth, weights, columns, 0.0f, out, columns);
+}
+
 typedef void Product(int, int, int, const float *, const float *, float *);
 
 // Both GEMMs of every expert; returns seconds. `hidden` and `out` hold one
@@ -204,8 +251,9 @@ int main(int argc, char **argv) {
   float *x = aligned_alloc(64, (long)rows * kModel * sizeof(float));
   float *hidden =
       aligned_alloc(64, (long)threads * rows * kHidden * sizeof(float));
-  float *outs[3];
-  for (int i = 0; i < 3; ++i)
+  enum { kVariants = 5 };
+  float *outs[kVariants];
+  for (int i = 0; i < kVariants; ++i)
     outs[i] = aligned_alloc(64, (long)threads * rows * kModel * sizeof(float));
   srand(0);
   for (long i = 0; i < weightCount; ++i) {
@@ -221,25 +269,34 @@ int main(int argc, char **argv) {
          packed2 + (long)e * kModel * kHidden);
   }
 
-  const char *names[3] = {"per-panel", "k-block", "prepacked"};
-  double best[3] = {1e30, 1e30, 1e30};
-  for (int repeat = 0; repeat < repeats; ++repeat) {
-    double times[3] = {
-        pass(perPanel, experts, rows, x, w1, w2, hidden, outs[0]),
-        pass(kBlock, experts, rows, x, w1, w2, hidden, outs[1]),
-        pass(prepacked, experts, rows, x, packed1, packed2, hidden, outs[2])};
-    for (int i = 0; i < 3; ++i)
-      best[i] = times[i] < best[i] ? times[i] : best[i];
-  }
+  const struct {
+    const char *name;
+    Product *product;
+    int packedWeights;
+  } variants[kVariants] = {{"per-panel", perPanel, 0},
+                           {"k-block", kBlock, 0},
+                           {"prepacked", prepacked, 1},
+                           {"chunked", chunked, 1},
+                           {"openblas", openblas, 0}};
+  double best[kVariants];
+  for (int i = 0; i < kVariants; ++i)
+    best[i] = 1e30;
+  for (int repeat = 0; repeat < repeats; ++repeat)
+    for (int i = 0; i < kVariants; ++i) {
+      int packedWeights = variants[i].packedWeights;
+      double time = pass(variants[i].product, experts, rows, x,
+                         packedWeights ? packed1 : w1,
+                         packedWeights ? packed2 : w2, hidden, outs[i]);
+      best[i] = time < best[i] ? time : best[i];
+    }
   double flops = 2.0 * 2 * experts * rows * kModel * kHidden;
   printf("%d experts, %d rows each, %d threads, min of %d passes\n", experts,
          rows, threads, repeats);
-  for (int i = 0; i < 3; ++i)
-    printf("%-10s %8.1f ms %6.0f GFLOP/s  %.2fx per-panel\n", names[i],
-           best[i] * 1e3, flops / best[i] / 1e9, best[0] / best[i]);
   long outCount = (long)threads * rows * kModel;
-  printf("largest difference from per-panel: k-block %g, prepacked %g\n",
-         largestDifference(outs[0], outs[1], outCount),
-         largestDifference(outs[0], outs[2], outCount));
+  for (int i = 0; i < kVariants; ++i)
+    printf("%-10s %8.1f ms %6.0f GFLOP/s  %.2fx per-panel  (largest "
+           "difference %g)\n",
+           variants[i].name, best[i] * 1e3, flops / best[i] / 1e9,
+           best[0] / best[i], largestDifference(outs[0], outs[i], outCount));
   return 0;
 }
