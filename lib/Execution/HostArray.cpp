@@ -10,11 +10,11 @@
 #include "moe/Execution/HostArray.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -281,7 +281,14 @@ std::optional<ElementKind> kindOfDescr(StringRef descr) {
 
 } // namespace
 
-llvm::Expected<HostArray> moe::parseNpy(StringRef contents, StringRef name) {
+/// The bytes of a .npy file up to its data: how many there are, known from
+/// its first `kNpyPrefixBytes`, and what they say.
+constexpr size_t kNpyPrefixBytes = 12;
+
+/// The length of the .npy header at the start of `contents` (magic,
+/// version, length field and dict), from at least its first
+/// `kNpyPrefixBytes` (or the whole file, if shorter).
+static llvm::Expected<size_t> npyHeaderEnd(StringRef contents, StringRef name) {
   auto fail = [&](const Twine &message) {
     return llvm::createStringError(name + ": " + message);
   };
@@ -292,27 +299,50 @@ llvm::Expected<HostArray> moe::parseNpy(StringRef contents, StringRef name) {
     return fail("truncated .npy header");
   uint8_t major = rest[0];
   rest = rest.drop_front(2);
-  size_t headerLength;
-  if (major == 1) {
-    if (rest.size() < 2)
-      return fail("truncated .npy header");
-    headerLength = llvm::support::endian::read16le(rest.data());
-    rest = rest.drop_front(2);
-  } else if (major == 2 || major == 3) {
-    if (rest.size() < 4)
-      return fail("truncated .npy header");
-    headerLength = llvm::support::endian::read32le(rest.data());
-    rest = rest.drop_front(4);
-  } else {
+  size_t fieldBytes;
+  if (major == 1)
+    fieldBytes = 2;
+  else if (major == 2 || major == 3)
+    fieldBytes = 4;
+  else
     return fail("unsupported .npy format version " + Twine(major));
-  }
-  if (rest.size() < headerLength)
+  if (rest.size() < fieldBytes)
     return fail("truncated .npy header");
+  size_t headerLength = fieldBytes == 2
+                            ? llvm::support::endian::read16le(rest.data())
+                            : llvm::support::endian::read32le(rest.data());
+  return kMagic.size() + 2 + fieldBytes + headerLength;
+}
 
+namespace {
+/// What a .npy header says.
+struct NpyHeader {
+  /// The array, without its data.
+  HostArray array;
+  /// Where the data starts, and how many bytes of it the header promises.
+  size_t dataOffset;
+  uint64_t dataBytes;
+};
+} // namespace
+
+/// Parses the .npy header at the start of `contents`, which holds at least
+/// all of it (`npyHeaderEnd` bytes).
+static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
+                                                StringRef name) {
+  auto fail = [&](const Twine &message) {
+    return llvm::createStringError(name + ": " + message);
+  };
+  auto end = npyHeaderEnd(contents, name);
+  if (!end)
+    return end.takeError();
+  if (contents.size() < *end)
+    return fail("truncated .npy header");
+  size_t dictStart =
+      contents[kMagic.size()] == 1 ? kMagic.size() + 4 : kMagic.size() + 6;
   std::string descr;
   bool fortranOrder = false;
   HostArray array;
-  HeaderParser parser(rest.take_front(headerLength), name);
+  HeaderParser parser(contents.slice(dictStart, *end), name);
   if (auto error = parser.parse(descr, fortranOrder, array.shape))
     return std::move(error);
   if (fortranOrder)
@@ -341,27 +371,94 @@ llvm::Expected<HostArray> moe::parseNpy(StringRef contents, StringRef name) {
     count *= static_cast<uint64_t>(size);
   }
   uint64_t bytes = count * getElementSize(array.kind);
-  StringRef data = rest.drop_front(headerLength);
-  if (data.size() < bytes)
-    return fail("truncated data: the header promises " + Twine(bytes) +
-                " bytes, the file holds " + Twine(data.size()));
-  if (data.size() > bytes)
-    return fail("trailing bytes after the data: expected " + Twine(bytes) +
-                ", found " + Twine(data.size()));
-  array.data.assign(data.bytes_begin(), data.bytes_end());
-  return array;
+  return NpyHeader{std::move(array), *end, bytes};
+}
+
+/// Checks that the `available` bytes after the header are the `promised`
+/// ones.
+static llvm::Error checkNpyDataSize(uint64_t promised, uint64_t available,
+                                    StringRef name) {
+  if (available < promised)
+    return llvm::createStringError(
+        name + ": truncated data: the header promises " + Twine(promised) +
+        " bytes, the file holds " + Twine(available));
+  if (available > promised)
+    return llvm::createStringError(
+        name + ": trailing bytes after the data: expected " + Twine(promised) +
+        ", found " + Twine(available));
+  return llvm::Error::success();
+}
+
+llvm::Expected<HostArray> moe::parseNpy(StringRef contents, StringRef name) {
+  auto header = parseNpyHeader(contents, name);
+  if (!header)
+    return header.takeError();
+  StringRef data = contents.drop_front(header->dataOffset);
+  if (auto error = checkNpyDataSize(header->dataBytes, data.size(), name))
+    return std::move(error);
+  header->array.data.assign(data.bytes_begin(), data.bytes_end());
+  return std::move(header->array);
 }
 
 llvm::Expected<HostArray> moe::readNpy(StringRef path) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
+  auto cannotRead = [&](std::error_code error) {
+    return llvm::createStringError(error, "cannot read '" + path +
+                                              "': " + error.message());
+  };
+  // The data is read straight into the array: a mapped file copied into it
+  // would hold the array twice, which for expert weights is the run's peak.
+  llvm::Expected<llvm::sys::fs::file_t> file =
+      llvm::sys::fs::openNativeFileForRead(path);
   if (!file)
-    return llvm::createStringError(file.getError(), "cannot read '" + path +
-                                                        "': " +
-                                                        file.getError()
-                                                            .message());
-  return parseNpy((*file)->getBuffer(), path);
+    return cannotRead(llvm::errorToErrorCode(file.takeError()));
+  llvm::scope_exit close([&] { llvm::sys::fs::closeFile(*file); });
+  llvm::sys::fs::file_status status;
+  if (std::error_code error = llvm::sys::fs::status(*file, status))
+    return cannotRead(error);
+  uint64_t fileBytes = status.getSize();
+  // Reads `bytes` bytes at `offset` into `buffer`, all of them.
+  auto readAt = [&](char *buffer, size_t bytes,
+                    uint64_t offset) -> llvm::Error {
+    while (bytes > 0) {
+      llvm::Expected<size_t> read = llvm::sys::fs::readNativeFileSlice(
+          *file, llvm::MutableArrayRef<char>(buffer, bytes), offset);
+      if (!read)
+        return cannotRead(llvm::errorToErrorCode(read.takeError()));
+      if (*read == 0)
+        return cannotRead(std::make_error_code(std::errc::io_error));
+      buffer += *read;
+      offset += *read;
+      bytes -= *read;
+    }
+    return llvm::Error::success();
+  };
+
+  std::string header(std::min<uint64_t>(fileBytes, kNpyPrefixBytes), '\0');
+  if (auto error = readAt(header.data(), header.size(), 0))
+    return std::move(error);
+  auto headerEnd = npyHeaderEnd(header, path);
+  if (!headerEnd)
+    return headerEnd.takeError();
+  if (*headerEnd > header.size()) {
+    size_t prefix = header.size();
+    header.resize(std::min<uint64_t>(fileBytes, *headerEnd));
+    if (auto error =
+            readAt(header.data() + prefix, header.size() - prefix, prefix))
+      return std::move(error);
+  }
+  auto parsed = parseNpyHeader(header, path);
+  if (!parsed)
+    return parsed.takeError();
+  uint64_t bytes = parsed->dataBytes;
+  if (auto error =
+          checkNpyDataSize(bytes, fileBytes - parsed->dataOffset, path))
+    return std::move(error);
+  HostArray &array = parsed->array;
+  array.data.resize(bytes);
+  if (auto error = readAt(reinterpret_cast<char *>(array.data.data()), bytes,
+                          parsed->dataOffset))
+    return std::move(error);
+  return std::move(array);
 }
 
 std::string moe::encodeNpy(const HostArray &array) {
