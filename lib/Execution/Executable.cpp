@@ -613,9 +613,17 @@ void Executable::releaseBuffer(void *buffer) const {
   bufferFunctions(target).second(buffer);
 }
 
+namespace {
+/// A call's entry point and what it passes for its arguments.
+struct CallArguments {
+  const EntryPoint *entry;
+  SmallVector<ArgumentView> views;
+};
+} // namespace
+
 /// Checks `inputs` against the arguments of the entry point called `name`
 /// and returns what rank `rank` passes for them.
-static llvm::Expected<SmallVector<ArgumentView>>
+static llvm::Expected<CallArguments>
 viewArguments(ArrayRef<EntryPoint> entryPoints, StringRef name,
               ArrayRef<HostArrayRef> inputs, int rank) {
   const auto *entry = llvm::find_if(
@@ -646,7 +654,7 @@ viewArguments(ArrayRef<EntryPoint> entryPoints, StringRef name,
       return view.takeError();
     arguments.push_back(std::move(*view));
   }
-  return arguments;
+  return CallArguments{entry, std::move(arguments)};
 }
 
 llvm::Error Executable::checkArguments(StringRef name,
@@ -656,11 +664,11 @@ llvm::Error Executable::checkArguments(StringRef name,
 
 llvm::Expected<SmallVector<HostArray>>
 Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
-  auto views = viewArguments(entryPoints, name, inputs, group.rank);
-  if (!views)
-    return views.takeError();
-  SmallVector<ArgumentView> &arguments = *views;
-  const EntryPoint *entry = lookup(name);
+  auto call = viewArguments(entryPoints, name, inputs, group.rank);
+  if (!call)
+    return call.takeError();
+  const EntryPoint *entry = call->entry;
+  SmallVector<ArgumentView> &arguments = call->views;
 
   // Kernels cannot read the caller's arrays: the CUDA target gets copies in
   // managed memory, freed when the call returns.

@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -284,11 +285,23 @@ std::optional<ElementKind> kindOfDescr(StringRef descr) {
 /// The bytes of a .npy file up to its data: how many there are, known from
 /// its first `kNpyPrefixBytes`, and what they say.
 constexpr size_t kNpyPrefixBytes = 12;
+/// Longer headers are refused before they are read: NumPy writes a few
+/// hundred bytes, and reads at most 10000 unless told otherwise.
+constexpr size_t kMaxNpyHeaderBytes = size_t(1) << 20;
 
-/// The length of the .npy header at the start of `contents` (magic,
+namespace {
+/// Where the dict of a .npy header starts and the header ends.
+struct NpyHeaderExtent {
+  size_t dictStart;
+  size_t end;
+};
+} // namespace
+
+/// The extent of the .npy header at the start of `contents` (magic,
 /// version, length field and dict), from at least its first
 /// `kNpyPrefixBytes` (or the whole file, if shorter).
-static llvm::Expected<size_t> npyHeaderEnd(StringRef contents, StringRef name) {
+static llvm::Expected<NpyHeaderExtent> npyHeaderExtent(StringRef contents,
+                                                       StringRef name) {
   auto fail = [&](const Twine &message) {
     return llvm::createStringError(name + ": " + message);
   };
@@ -308,10 +321,15 @@ static llvm::Expected<size_t> npyHeaderEnd(StringRef contents, StringRef name) {
     return fail("unsupported .npy format version " + Twine(major));
   if (rest.size() < fieldBytes)
     return fail("truncated .npy header");
-  size_t headerLength = fieldBytes == 2
-                            ? llvm::support::endian::read16le(rest.data())
-                            : llvm::support::endian::read32le(rest.data());
-  return kMagic.size() + 2 + fieldBytes + headerLength;
+  size_t dictBytes = fieldBytes == 2
+                         ? llvm::support::endian::read16le(rest.data())
+                         : llvm::support::endian::read32le(rest.data());
+  if (dictBytes > kMaxNpyHeaderBytes)
+    return fail("the .npy header is " + Twine(dictBytes) +
+                " bytes long, more than the " + Twine(kMaxNpyHeaderBytes) +
+                " read");
+  size_t dictStart = kMagic.size() + 2 + fieldBytes;
+  return NpyHeaderExtent{dictStart, dictStart + dictBytes};
 }
 
 namespace {
@@ -326,23 +344,21 @@ struct NpyHeader {
 } // namespace
 
 /// Parses the .npy header at the start of `contents`, which holds at least
-/// all of it (`npyHeaderEnd` bytes).
+/// all of it (`npyHeaderExtent`).
 static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
                                                 StringRef name) {
   auto fail = [&](const Twine &message) {
     return llvm::createStringError(name + ": " + message);
   };
-  auto end = npyHeaderEnd(contents, name);
-  if (!end)
-    return end.takeError();
-  if (contents.size() < *end)
+  auto extent = npyHeaderExtent(contents, name);
+  if (!extent)
+    return extent.takeError();
+  if (contents.size() < extent->end)
     return fail("truncated .npy header");
-  size_t dictStart =
-      contents[kMagic.size()] == 1 ? kMagic.size() + 4 : kMagic.size() + 6;
   std::string descr;
   bool fortranOrder = false;
   HostArray array;
-  HeaderParser parser(contents.slice(dictStart, *end), name);
+  HeaderParser parser(contents.slice(extent->dictStart, extent->end), name);
   if (auto error = parser.parse(descr, fortranOrder, array.shape))
     return std::move(error);
   if (fortranOrder)
@@ -371,7 +387,7 @@ static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
     count *= static_cast<uint64_t>(size);
   }
   uint64_t bytes = count * getElementSize(array.kind);
-  return NpyHeader{std::move(array), *end, bytes};
+  return NpyHeader{std::move(array), extent->end, bytes};
 }
 
 /// Checks that the `available` bytes after the header are the `promised`
@@ -405,8 +421,9 @@ llvm::Expected<HostArray> moe::readNpy(StringRef path) {
     return llvm::createStringError(error, "cannot read '" + path +
                                               "': " + error.message());
   };
-  // The data is read straight into the array: a mapped file copied into it
-  // would hold the array twice, which for expert weights is the run's peak.
+  // The data of a regular file is read straight into the array: a mapped
+  // file copied into it would hold the array twice, which for expert weights
+  // is the run's peak. Pipes and devices are read whole first.
   llvm::Expected<llvm::sys::fs::file_t> file =
       llvm::sys::fs::openNativeFileForRead(path);
   if (!file)
@@ -415,6 +432,14 @@ llvm::Expected<HostArray> moe::readNpy(StringRef path) {
   llvm::sys::fs::file_status status;
   if (std::error_code error = llvm::sys::fs::status(*file, status))
     return cannotRead(error);
+  if (status.type() != llvm::sys::fs::file_type::regular_file) {
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> contents =
+        llvm::MemoryBuffer::getOpenFile(*file, path, /*FileSize=*/-1,
+                                        /*RequiresNullTerminator=*/false);
+    if (!contents)
+      return cannotRead(contents.getError());
+    return parseNpy((*contents)->getBuffer(), path);
+  }
   uint64_t fileBytes = status.getSize();
   // Reads `bytes` bytes at `offset` into `buffer`, all of them.
   auto readAt = [&](char *buffer, size_t bytes,
@@ -436,12 +461,12 @@ llvm::Expected<HostArray> moe::readNpy(StringRef path) {
   std::string header(std::min<uint64_t>(fileBytes, kNpyPrefixBytes), '\0');
   if (auto error = readAt(header.data(), header.size(), 0))
     return std::move(error);
-  auto headerEnd = npyHeaderEnd(header, path);
-  if (!headerEnd)
-    return headerEnd.takeError();
-  if (*headerEnd > header.size()) {
+  auto extent = npyHeaderExtent(header, path);
+  if (!extent)
+    return extent.takeError();
+  if (extent->end > header.size()) {
     size_t prefix = header.size();
-    header.resize(std::min<uint64_t>(fileBytes, *headerEnd));
+    header.resize(std::min<uint64_t>(fileBytes, extent->end));
     if (auto error =
             readAt(header.data() + prefix, header.size() - prefix, prefix))
       return std::move(error);

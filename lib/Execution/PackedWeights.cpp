@@ -8,6 +8,8 @@
 
 #include "moe/Execution/Executable.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <cstring>
 
 using namespace mlir;
@@ -24,6 +26,20 @@ moe::packExpertWeights(ElementKind kind, ArrayRef<int64_t> shape, void *data,
         " in panels of " + Twine(depth) + " x " + Twine(width) +
         ": expected [experts, K, N] with K and N multiples of the panel");
   int64_t experts = shape[0], rows = shape[1], columns = shape[2];
+  SmallVector<int64_t> packedShape = {experts, rows / depth, columns / width,
+                                      depth, width};
+  // Shapes from the C API are not bounded otherwise: the byte counts below
+  // must not overflow.
+  uint64_t count = 1;
+  for (int64_t size : shape)
+    count = llvm::SaturatingMultiply(count, static_cast<uint64_t>(size));
+  if (llvm::any_of(shape, [](int64_t size) { return size < 0; }) ||
+      count > (uint64_t(1) << 48))
+    return llvm::createStringError("cannot pack " +
+                                   HostArrayRef{kind, shape, data}.describe() +
+                                   ": not a valid size");
+  if (count == 0)
+    return packedShape;
   size_t elementSize = getElementSize(kind);
   size_t expertBytes = rows * columns * elementSize;
   size_t segmentBytes = width * elementSize;
@@ -43,8 +59,7 @@ moe::packExpertWeights(ElementKind kind, ArrayRef<int64_t> shape, void *data,
           packed += segmentBytes;
         }
   }
-  return SmallVector<int64_t>{experts, rows / depth, columns / width, depth,
-                              width};
+  return packedShape;
 }
 
 llvm::Error moe::packExpertWeights(HostArray &weights,

@@ -235,13 +235,13 @@ _KIND_OF_DTYPE = {np.dtype(np.float16): "f16", np.dtype(np.uint16): "bf16",
 _DTYPE_OF_KIND = {kind: dtype for dtype, kind in _KIND_OF_DTYPE.items()}
 
 
-def _kind_of(array, position):
+def _kind_of(array, what):
     if array.dtype.name == "bfloat16":  # ml_dtypes
         return "bf16"
     kind = _KIND_OF_DTYPE.get(array.dtype.newbyteorder("="))
     if kind is None or not array.dtype.isnative:
         raise TypeError(
-            f"argument #{position} has dtype {array.dtype}; entry points take "
+            f"{what} has dtype {array.dtype}; entry points take "
             f"float16, uint16 (bf16 bits), float32, float64, int32, int64 in "
             f"native byte order")
     return kind
@@ -289,9 +289,10 @@ class Executable:
                   for array in inputs]
         descriptors = (_capi.MoeArray * max(len(inputs), 1))()
         for position, (array, shape) in enumerate(zip(inputs, shapes)):
+            kind = _kind_of(array, f"argument #{position}")
             descriptors[position] = _capi.MoeArray(
-                _capi.ELEMENT_KINDS.index(_kind_of(array, position)),
-                array.ndim, shape, array.ctypes.data)
+                _capi.ELEMENT_KINDS.index(kind), array.ndim, shape,
+                array.ctypes.data)
         errors = _Messages()
         results = lib.moeExecutableInvoke(
             self._executable, _capi.MlirStringRef.of(name), len(inputs),
@@ -328,15 +329,19 @@ def pack_expert_weights(weights, inner_tiles, in_place=False):
         packed = weights
     else:
         packed = np.array(weights, order="C")
+    inner_tiles = tuple(inner_tiles)
+    if len(inner_tiles) != 2:
+        raise ValueError(f"inner_tiles must be two sizes (d, w), got "
+                         f"{inner_tiles!r}")
     shape = (ctypes.c_int64 * packed.ndim)(*packed.shape)
     tiles = (ctypes.c_int64 * 2)(*(_integer(size, "inner tile", 1)
                                    for size in inner_tiles))
     packed_shape = (ctypes.c_int64 * 5)()
     errors = _Messages()
+    kind = _kind_of(packed, "the weights array")
     if not lib.moePackExpertWeights(
-            _capi.ELEMENT_KINDS.index(_kind_of(packed, 0)), packed.ndim,
-            shape, packed.ctypes.data, tiles, packed_shape, errors.callback,
-            None):
+            _capi.ELEMENT_KINDS.index(kind), packed.ndim, shape,
+            packed.ctypes.data, tiles, packed_shape, errors.callback, None):
         raise MoEError(errors.text())
     return packed.reshape(tuple(packed_shape))
 

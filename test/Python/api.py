@@ -185,6 +185,8 @@ print("collected")
 # CHECK-NEXT: same result: True
 # CHECK-NEXT: ragged: MoEError: cannot pack tensor<2x100x64xf32> in panels of 128 x 64: expected [experts, K, N] with K and N multiples of the panel
 # CHECK-NEXT: read-only: ValueError: in_place needs a C-contiguous, writable numpy array
+# CHECK-NEXT: one tile: ValueError: inner_tiles must be two sizes (d, w), got (128,)
+# CHECK-NEXT: complex weights: TypeError: the weights array has dtype complex64;
 # CHECK-NEXT: no variant: None
 ROUTED = """
 func.func @routed(%x: tensor<?x128xf32>, %gates: tensor<?x1xf32>,
@@ -220,4 +222,7 @@ read_only = np.ones((2, 128, 64), np.float32)
 read_only.flags.writeable = False
 report("read-only", lambda: moe.pack_expert_weights(
     read_only, packing.inner_tiles, in_place=True))
+report("one tile", lambda: moe.pack_expert_weights(w1, (128,)))
+report("complex weights", lambda: moe.pack_expert_weights(
+    w1.astype(np.complex64), packing.inner_tiles))
 print("no variant:", moe.compile(ROUTED).packed_weights("routed"))

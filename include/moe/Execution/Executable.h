@@ -56,7 +56,7 @@ struct PackedWeights {
   /// Each packed argument `[n, K, N]` is passed as `linalg.pack` with these
   /// inner tiles `{d, w}` on dims 1 and 2 leaves it: `[n, K / d, N / w, d,
   /// w]`.
-  std::array<int64_t, 2> innerTiles;
+  std::array<int64_t, 2> innerTiles = {};
 };
 
 /// Packs `data`, an `[n, K, N]` array of `kind`, in place into the layout

@@ -377,9 +377,11 @@ enum class PanelSource {
 /// panel are zeros, and its part of `out` is loaded and stored under masks.
 /// `rhs` and `out` have unit-stride rows. With `overwritesOut`,
 /// `out = lhs . rhs` (K > 0). The M mod 4 rows left over run as one block
-/// of their own. Packed panels are read where they lie, and while each
-/// block of output rows runs through one, it prefetches lines of the next
-/// every four steps, the first sixteen blocks all of it between them.
+/// of their own. Packed panels are read where they lie, those of the columns
+/// [firstPanelColumn, panelColumnsEnd) (copied ones: all columns, and both
+/// values are null), and while each block of output rows runs through one,
+/// it prefetches lines of the next used every four steps, the blocks all of
+/// it between them.
 void emitPanelProductRows(OpBuilder &b, Location loc, Value lhs, Value rhs,
                           Value out, Value rows, Value depth, Value columns,
                           FloatType type, bool overwritesOut,
@@ -395,30 +397,29 @@ void emitPanelProductRows(OpBuilder &b, Location loc, Value lhs, Value rhs,
   Value zero = index(0);
   Value panelWidthValue = index(panelWidth);
   Value mainRows = roundDown(b, loc, rows, kPackedRowsPerBlock);
-  Value mainColumns = roundDown(b, loc, columns, panelWidth);
-  Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                        mainColumns, columns);
-  // Where the last panel is partial, these cover its columns left of N.
-  Value tailWidth = arith::SubIOp::create(b, loc, columns, mainColumns);
+  // Copied panels cover all columns, the last one partial where N is not a
+  // multiple of the panel: its columns left of N are under `tailMasks`.
+  Value mainColumns, hasTail, lastColumn;
   SmallVector<Value> tailMasks;
-  for (int64_t v = 0; v < kPackedPanelVectors; ++v)
-    tailMasks.push_back(vector::CreateMaskOp::create(
-        b, loc, VectorType::get({lanes}, b.getI1Type()),
-        ValueRange{arith::SubIOp::create(b, loc, tailWidth,
-                                         index(v * lanes))}));
+  if (!packed) {
+    firstPanelColumn = zero;
+    mainColumns = panelColumnsEnd = roundDown(b, loc, columns, panelWidth);
+    hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                    mainColumns, columns);
+    Value tailWidth = arith::SubIOp::create(b, loc, columns, mainColumns);
+    for (int64_t v = 0; v < kPackedPanelVectors; ++v)
+      tailMasks.push_back(vector::CreateMaskOp::create(
+          b, loc, VectorType::get({lanes}, b.getI1Type()),
+          ValueRange{
+              arith::SubIOp::create(b, loc, tailWidth, index(v * lanes))}));
+    lastColumn = arith::SubIOp::create(b, loc, columns, index(1));
+  }
   Value panel =
       packed ? rhs
              : Value(memref::AllocOp::create(
                    b, loc,
                    MemRefType::get({kPackedPanelDepth, panelWidth}, type)));
   Value panelDepthValue = index(kPackedPanelDepth);
-  // The last packed panel's first row: the next panel of the last one is
-  // itself.
-  Value lastPanelStart;
-  if (packed)
-    lastPanelStart = arith::SubIOp::create(
-        b, loc, memref::DimOp::create(b, loc, rhs, 0), panelDepthValue);
-  Value lastColumn = arith::SubIOp::create(b, loc, columns, index(1));
   // Lines of the next packed panel each iteration of a block's accumulate
   // loop prefetches: the blocks of output rows (the last partial) share the
   // panel's 512 lines, up to sixteen blocks of 32 iterations, one line each.
@@ -586,35 +587,36 @@ void emitPanelProductRows(OpBuilder &b, Location loc, Value lhs, Value rhs,
                 arith::DivUIOp::create(cb, cl, firstColumn, panelWidthValue));
             panelStart =
                 arith::MulIOp::create(cb, cl, panelsBefore, panelDepthValue);
-            // The next panel used: to the right, or the first of the range
-            // in the next depth slab.
+            // The next panel used: to the right, else the first of the
+            // range in the next depth slab, or after the last slab in the
+            // first (the next chunk of rows starts there).
             Value nextColumn =
                 arith::AddIOp::create(cb, cl, firstColumn, panelWidthValue);
+            Value nextDepth =
+                arith::AddIOp::create(cb, cl, firstDepth, panelDepthValue);
+            Value nextSlab = arith::SelectOp::create(
+                cb, cl,
+                arith::CmpIOp::create(cb, cl, arith::CmpIPredicate::ult,
+                                      nextDepth, depth),
+                arith::DivUIOp::create(cb, cl, nextDepth, panelDepthValue),
+                zero);
             Value nextSlabStart = arith::MulIOp::create(
                 cb, cl,
                 arith::AddIOp::create(
                     cb, cl,
                     arith::MulIOp::create(
-                        cb, cl,
-                        arith::AddIOp::create(
-                            cb, cl,
-                            arith::DivUIOp::create(cb, cl, firstDepth,
-                                                   panelDepthValue),
-                            index(1)),
+                        cb, cl, nextSlab,
                         arith::DivUIOp::create(cb, cl, columns,
                                                panelWidthValue)),
                     arith::DivUIOp::create(cb, cl, firstPanelColumn,
                                            panelWidthValue)),
                 panelDepthValue);
-            nextPanelStart = arith::MinUIOp::create(
+            nextPanelStart = arith::SelectOp::create(
                 cb, cl,
-                arith::SelectOp::create(
-                    cb, cl,
-                    arith::CmpIOp::create(cb, cl, arith::CmpIPredicate::ult,
-                                          nextColumn, panelColumnsEnd),
-                    arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
-                    nextSlabStart),
-                lastPanelStart);
+                arith::CmpIOp::create(cb, cl, arith::CmpIPredicate::ult,
+                                      nextColumn, panelColumnsEnd),
+                arith::AddIOp::create(cb, cl, panelStart, panelDepthValue),
+                nextSlabStart);
           }
           auto runRowBlocks = [&](OpBuilder &ob, Location ol, bool fewBlocks) {
             buildLoop(ob, ol, zero, mainRows, kPackedRowsPerBlock,
@@ -706,14 +708,10 @@ constexpr int64_t kPackedChunkPanels = 8;
 void emitPanelProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       Value out, Value rows, Value depth, Value columns,
                       FloatType type, bool overwritesOut, PanelSource source) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  if (source != PanelSource::PackedRhs) {
-    int64_t panelWidth =
-        kStreamingVectorBits / type.getWidth() * kPackedPanelVectors;
+  if (source != PanelSource::PackedRhs)
     return emitPanelProductRows(b, loc, lhs, rhs, out, rows, depth, columns,
-                                type, overwritesOut, source, zero,
-                                roundDown(b, loc, columns, panelWidth));
-  }
+                                type, overwritesOut, source, Value(), Value());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   int64_t chunkColumns = kStreamingVectorBits / type.getWidth() *
                          kPackedPanelVectors * kPackedChunkPanels;
   buildLoop(

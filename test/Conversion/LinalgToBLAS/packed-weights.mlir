@@ -8,7 +8,7 @@
 // The product runs in chunks of up to 128 rows (and 512 columns: here one)
 // of the output, each through all the panels.
 // Every four steps through a panel, a block of rows prefetches lines of the
-// next (clamped to the last panel), in order of block and step: the blocks
+// next one used, in order of block and step: the blocks
 // share its 512 lines, 32 iterations each, so that with B < 16 blocks each
 // iteration prefetches ceil(16 / B) lines (a loop), with 16 or more one
 // line (no loop, in a version of its own). The rows left over after the
@@ -34,16 +34,19 @@
 //       CHECK:       %[[J:.*]] = arith.divui %[[C]], %c64
 //       CHECK:       %[[PANEL:.*]] = arith.addi %[[BEFORE_I]], %[[J]]
 //       CHECK:       %[[START:.*]] = arith.muli %[[PANEL]], %c128
-// The next panel used: to the right, else the first of the next depth slab.
+// The next panel used: to the right, else the first of the next depth slab,
+// or after the last slab the first of the first (where the next chunk of
+// rows starts).
 //       CHECK:       %[[RIGHT:.*]] = arith.addi %[[C]], %c64
-//       CHECK:       %[[I2:.*]] = arith.divui %[[D]], %c128
-//       CHECK:       %[[NEXT_I:.*]] = arith.addi %[[I2]], %c1
+//       CHECK:       %[[NEXT_D:.*]] = arith.addi %[[D]], %c128
+//       CHECK:       %[[MORE:.*]] = arith.cmpi ult, %[[NEXT_D]], %c256
+//       CHECK:       %[[NEXT_I_ANY:.*]] = arith.divui %[[NEXT_D]], %c128
+//       CHECK:       %[[NEXT_I:.*]] = arith.select %[[MORE]], %[[NEXT_I_ANY]], %c0
 //       CHECK:       %[[BEFORE_NEXT_I:.*]] = arith.muli %[[NEXT_I]], %c3
 //       CHECK:       %[[NEXT_SLAB:.*]] = arith.muli %[[BEFORE_NEXT_I]], %c128
 //       CHECK:       %[[IN_RANGE:.*]] = arith.cmpi ult, %[[RIGHT]], %c192
 //       CHECK:       %[[AFTER:.*]] = arith.addi %[[START]], %c128
-//       CHECK:       %[[NEXT_ANY:.*]] = arith.select %[[IN_RANGE]], %[[AFTER]], %[[NEXT_SLAB]]
-//       CHECK:       %[[NEXT:.*]] = arith.minui %[[NEXT_ANY]], %c640
+//       CHECK:       %[[NEXT:.*]] = arith.select %[[IN_RANGE]], %[[AFTER]], %[[NEXT_SLAB]]
 //       CHECK:       scf.if %[[FEW]] {
 //       CHECK:         scf.for %[[R:.*]] = %c0 to %{{.*}} step %c4 {
 //       CHECK:           scf.for %[[S:.*]] = %c0 to %{{.*}} step %c4 iter_args(

@@ -1215,6 +1215,15 @@ func.func @packed_weights_layout(%w: tensor<4x8x8xf32>) attributes {moe.packed_w
 
 // -----
 
+// A scalar argument beside the weights does not turn the checks off.
+func.func private @f_packed(index, tensor<4x1x1x8x8xf16>)
+// expected-error @+1 {{'moe.packed_weights' argument #1 ('tensor<4x8x8xf32>') does not match the variant's packed 'tensor<4x1x1x8x8xf16>'}}
+func.func @packed_weights_element_type(%i: index, %w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 1>, inner_tiles = array<i64: 8, 8>}} {
+  return
+}
+
+// -----
+
 func.func private @f_packed(tensor<4x1x1x6x8xf32>)
 // expected-error @+1 {{'moe.packed_weights' argument #0 ('tensor<4x8x8xf32>') is not a static [n, K, N] weight of whole tiles}}
 func.func @packed_weights_tiles_divide(%w: tensor<4x8x8xf32>) attributes {moe.packed_weights = {entry = @f_packed, arguments = array<i64: 0>, inner_tiles = array<i64: 6, 8>}} {

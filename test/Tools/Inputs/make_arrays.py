@@ -45,6 +45,11 @@ np.save(out / "w1_2x128x32.npy",
         rng.standard_normal((2, 128, 32), dtype=np.float32))
 np.save(out / "w2_2x64x128.npy",
         rng.standard_normal((2, 64, 128), dtype=np.float32))
+with open(out / "x_v2.npy", "wb") as file:
+    np.lib.format.write_array(file, x, version=(2, 0))
+(out / "header_cut.npy").write_bytes((out / "x.npy").read_bytes()[:20])
+(out / "huge_header.npy").write_bytes(
+    b"\x93NUMPY\x02\x00" + (2**31 - 1).to_bytes(4, "little"))
 (out / "x_truncated.npy").write_bytes((out / "x.npy").read_bytes()[:-5])
 (out / "x_trailing.npy").write_bytes((out / "x.npy").read_bytes() + b"\0")
 (out / "not_npy.npy").write_text("hello")

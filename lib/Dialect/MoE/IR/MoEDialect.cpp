@@ -101,8 +101,10 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
   if (!variant)
     return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
                            << entry << ", which is not a function";
-  // Once lowered to LLVM, arguments are no longer arrays to compare.
-  if (!llvm::all_of(function.getArgumentTypes(), llvm::IsaPred<ShapedType>))
+  // Once lowered to LLVM, the weights are no longer arrays to compare.
+  if (!llvm::all_of(arguments.asArrayRef(), [&](int64_t position) {
+        return isa<ShapedType>(function.getArgumentTypes()[position]);
+      }))
     return success();
   if (variant.getNumArguments() != function.getNumArguments())
     return op->emitError() << "'" << kPackedWeightsAttrName << "' names "
