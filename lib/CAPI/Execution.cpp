@@ -166,7 +166,7 @@ bool moePackExpertWeights(MoeElementKind kind, intptr_t rank,
       onError(wrap(StringRef(llvm::toString(std::move(error)))), userData);
     return false;
   };
-  auto view = viewArray(MoeArray{kind, rank, shape, data}, "the weights");
+  auto view = viewArray(MoeArray{kind, rank, shape, data}, "the weights array");
   if (!view)
     return fail(view.takeError());
   auto packed = packExpertWeights(view->kind, view->shape, data,

@@ -205,7 +205,9 @@ static float nextRandom(uint32_t *state) {
  * CHECK: packed shape 2 1 2 128 64
  * CHECK: largest difference: {{[0-9.e+-]+}}, within 1e-4: yes
  * CHECK: error: cannot pack tensor<2x100x128xf32> in panels of 128 x 64:
- * expected [experts, K, N] with K and N multiples of the panel
+ * CHECK-SAME: expected [experts, K, N] with K and N multiples of the panel
+ * CHECK: error: the weights array has an unknown element kind 9
+ * CHECK: error: the weights array has a negative size
  */
 static void testPackedWeights(void) {
   printf("testPackedWeights\n");
@@ -298,6 +300,13 @@ static void testPackedWeights(void) {
   int64_t unused[5];
   printf("error: ");
   moePackExpertWeights(MoeElementKindF32, 3, ragged, w1, packed.innerTiles,
+                       unused, printLine, NULL);
+  printf("error: ");
+  moePackExpertWeights((MoeElementKind)9, 3, w1Shape, w1, packed.innerTiles,
+                       unused, printLine, NULL);
+  const int64_t negative[3] = {kExperts, -kModel, kHidden};
+  printf("error: ");
+  moePackExpertWeights(MoeElementKindF32, 3, negative, w1, packed.innerTiles,
                        unused, printLine, NULL);
   moeExecutableDestroy(executable);
   mlirContextDestroy(context);
