@@ -136,8 +136,9 @@ static llvm::Expected<HostArrayRef> viewArray(const MoeArray &array,
     return llvm::createStringError(what + " has no shape");
   HostArrayRef view{static_cast<ElementKind>(array.kind),
                     ArrayRef(array.shape, array.rank), array.data};
-  if (llvm::any_of(view.shape, [](int64_t size) { return size < 0; }))
-    return llvm::createStringError(what + " has a negative size");
+  if (auto error = checkShape(view.shape))
+    return llvm::createStringError(what + ": " +
+                                   llvm::toString(std::move(error)));
   if (!view.data && view.getNumElements() != 0)
     return llvm::createStringError(what + " has no data");
   return view;

@@ -74,6 +74,26 @@ std::optional<ElementKind> moe::getElementKind(Type type) {
   return std::nullopt;
 }
 
+llvm::Error moe::checkShape(ArrayRef<int64_t> shape) {
+  constexpr uint64_t kMaxElements = uint64_t(1) << 48;
+  uint64_t nonZeroProduct = 1;
+  for (auto [dim, size] : llvm::enumerate(shape)) {
+    if (size < 0)
+      return llvm::createStringError("dimension " + Twine(dim) +
+                                     " has a negative size (" + Twine(size) +
+                                     ")");
+    if (static_cast<uint64_t>(size) > kMaxElements ||
+        (size != 0 &&
+         nonZeroProduct > kMaxElements / static_cast<uint64_t>(size)))
+      return llvm::createStringError("the shape is too large (dimension " +
+                                     Twine(dim) + " has size " + Twine(size) +
+                                     ")");
+    if (size != 0)
+      nonZeroProduct *= static_cast<uint64_t>(size);
+  }
+  return llvm::Error::success();
+}
+
 int64_t HostArrayRef::getNumElements() const {
   int64_t count = 1;
   for (int64_t size : shape)
@@ -371,22 +391,10 @@ static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
                 "float32, float64, int32 or int64)");
   array.kind = *kind;
 
-  // Compiled code computes sizes, strides and byte counts in int64_t: every
-  // product of sizes must stay far from overflow, even when another size is
-  // zero.
-  constexpr uint64_t kMaxElements = uint64_t(1) << 48;
-  uint64_t count = 1, nonZeroProduct = 1;
-  for (auto [dim, size] : llvm::enumerate(array.shape)) {
-    if (static_cast<uint64_t>(size) > kMaxElements ||
-        (size != 0 &&
-         nonZeroProduct > kMaxElements / static_cast<uint64_t>(size)))
-      return fail("the shape is too large (dimension " + Twine(dim) +
-                  " has size " + Twine(size) + ")");
-    if (size != 0)
-      nonZeroProduct *= static_cast<uint64_t>(size);
-    count *= static_cast<uint64_t>(size);
-  }
-  uint64_t bytes = count * getElementSize(array.kind);
+  if (auto error = checkShape(array.shape))
+    return fail(llvm::toString(std::move(error)));
+  uint64_t bytes =
+      HostArrayRef{array.kind, array.shape, nullptr}.getSizeInBytes();
   return NpyHeader{std::move(array), extent->end, bytes};
 }
 

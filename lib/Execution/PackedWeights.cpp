@@ -8,8 +8,6 @@
 
 #include "moe/Execution/Executable.h"
 
-#include "llvm/Support/MathExtras.h"
-
 #include <cstring>
 
 using namespace mlir;
@@ -30,15 +28,10 @@ moe::packExpertWeights(ElementKind kind, ArrayRef<int64_t> shape, void *data,
                                       depth, width};
   // Shapes from the C API are not bounded otherwise: the byte counts below
   // must not overflow.
-  uint64_t count = 1;
-  for (int64_t size : shape)
-    count = llvm::SaturatingMultiply(count, static_cast<uint64_t>(size));
-  if (llvm::any_of(shape, [](int64_t size) { return size < 0; }) ||
-      count > (uint64_t(1) << 48))
-    return llvm::createStringError("cannot pack " +
-                                   HostArrayRef{kind, shape, data}.describe() +
-                                   ": not a valid size");
-  if (count == 0)
+  if (auto error = checkShape(shape))
+    return llvm::createStringError("cannot pack the weights: " +
+                                   llvm::toString(std::move(error)));
+  if (HostArrayRef{kind, shape, data}.getNumElements() == 0)
     return packedShape;
   size_t elementSize = getElementSize(kind);
   size_t expertBytes = rows * columns * elementSize;

@@ -125,7 +125,9 @@ static void printResults(MoeResults results) {
  * CHECK: error: argument #0 of 'route' must be tensor<?x4xf32>, got tensor<2x4xf64> (element type differs)
  * CHECK: error: 'route' takes 1 arguments (tensor<?x4xf32>), got 2
  * CHECK: error: no entry point named 'missing' (the module has: route)
- * CHECK: error: argument #0 has a negative size
+ * CHECK: error: argument #0: dimension 0 has a negative size (-1)
+ * CHECK: error: argument #0: the shape is too large
+ * CHECK-SAME: (dimension 1 has size 1048576)
  * CHECK: error: the inputs are not an array
  */
 static void testExecution(void) {
@@ -173,6 +175,11 @@ static void testExecution(void) {
   printf("error: ");
   moeExecutableInvoke(executable, route, 1, &negativeSize, printLine,
                           NULL);
+  /* 2^60 elements: more than any size or byte count fits in. */
+  const int64_t huge[2] = {(int64_t)1 << 40, (int64_t)1 << 20};
+  MoeArray hugeSize = {MoeElementKindF32, 2, huge, logits};
+  printf("error: ");
+  moeExecutableInvoke(executable, route, 1, &hugeSize, printLine, NULL);
   printf("error: ");
   moeExecutableInvoke(executable, route, -1, &input, printLine, NULL);
   moeExecutableDestroy(executable);
@@ -207,7 +214,7 @@ static float nextRandom(uint32_t *state) {
  * CHECK: error: cannot pack tensor<2x100x128xf32> in panels of 128 x 64:
  * CHECK-SAME: expected [experts, K, N] with K and N multiples of the panel
  * CHECK: error: the weights array has an unknown element kind 9
- * CHECK: error: the weights array has a negative size
+ * CHECK: error: the weights array: dimension 1 has a negative size (-128)
  */
 static void testPackedWeights(void) {
   printf("testPackedWeights\n");

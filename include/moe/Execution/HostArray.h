@@ -35,6 +35,12 @@ StringRef getElementKindName(ElementKind kind);
 /// The kind of an MLIR element type, if it is one compiled code exchanges.
 std::optional<ElementKind> getElementKind(Type type);
 
+/// Checks that `shape` is one compiled code can take: no negative size, and
+/// few enough elements (2^48) that every product of sizes, stride and byte
+/// count it computes in int64_t stays far from overflow, even when another
+/// size is zero.
+llvm::Error checkShape(ArrayRef<int64_t> shape);
+
 /// A dense, C-ordered array in host memory that the caller owns: what an
 /// entry point reads its arguments from, without a copy.
 struct HostArrayRef {
