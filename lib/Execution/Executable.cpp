@@ -621,14 +621,14 @@ struct CallArguments {
 };
 } // namespace
 
-/// Checks `inputs` against the arguments of the entry point called `name`
-/// and returns what rank `rank` passes for them.
+/// Checks `inputs` against the arguments of `entry`, the entry point called
+/// `name` (null if `entryPoints` has none), and returns what rank `rank`
+/// passes for them.
 static llvm::Expected<CallArguments>
-viewArguments(ArrayRef<EntryPoint> entryPoints, StringRef name,
-              ArrayRef<HostArrayRef> inputs, int rank) {
-  const auto *entry = llvm::find_if(
-      entryPoints, [&](const EntryPoint &entry) { return entry.name == name; });
-  if (entry == entryPoints.end()) {
+viewArguments(const EntryPoint *entry, StringRef name,
+              ArrayRef<EntryPoint> entryPoints, ArrayRef<HostArrayRef> inputs,
+              int rank) {
+  if (!entry) {
     SmallVector<StringRef> names;
     for (const EntryPoint &candidate : entryPoints)
       names.push_back(candidate.name);
@@ -659,12 +659,14 @@ viewArguments(ArrayRef<EntryPoint> entryPoints, StringRef name,
 
 llvm::Error Executable::checkArguments(StringRef name,
                                        ArrayRef<HostArrayRef> inputs) const {
-  return viewArguments(entryPoints, name, inputs, group.rank).takeError();
+  return viewArguments(lookup(name), name, entryPoints, inputs, group.rank)
+      .takeError();
 }
 
 llvm::Expected<SmallVector<HostArray>>
 Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
-  auto call = viewArguments(entryPoints, name, inputs, group.rank);
+  auto call =
+      viewArguments(lookup(name), name, entryPoints, inputs, group.rank);
   if (!call)
     return call.takeError();
   const EntryPoint *entry = call->entry;

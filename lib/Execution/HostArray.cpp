@@ -309,6 +309,11 @@ constexpr size_t kNpyPrefixBytes = 12;
 /// hundred bytes, and reads at most 10000 unless told otherwise.
 constexpr size_t kMaxNpyHeaderBytes = size_t(1) << 20;
 
+/// An error about the .npy input `name`.
+static llvm::Error npyError(StringRef name, const Twine &message) {
+  return llvm::createStringError(name + ": " + message);
+}
+
 namespace {
 /// Where the dict of a .npy header starts and the header ends.
 struct NpyHeaderExtent {
@@ -322,9 +327,7 @@ struct NpyHeaderExtent {
 /// `kNpyPrefixBytes` (or the whole file, if shorter).
 static llvm::Expected<NpyHeaderExtent> npyHeaderExtent(StringRef contents,
                                                        StringRef name) {
-  auto fail = [&](const Twine &message) {
-    return llvm::createStringError(name + ": " + message);
-  };
+  auto fail = [&](const Twine &message) { return npyError(name, message); };
   if (!contents.starts_with(kMagic))
     return fail("not a .npy file (bad magic)");
   StringRef rest = contents.drop_front(kMagic.size());
@@ -367,9 +370,7 @@ struct NpyHeader {
 /// all of it (`npyHeaderExtent`).
 static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
                                                 StringRef name) {
-  auto fail = [&](const Twine &message) {
-    return llvm::createStringError(name + ": " + message);
-  };
+  auto fail = [&](const Twine &message) { return npyError(name, message); };
   auto extent = npyHeaderExtent(contents, name);
   if (!extent)
     return extent.takeError();
@@ -403,13 +404,12 @@ static llvm::Expected<NpyHeader> parseNpyHeader(StringRef contents,
 static llvm::Error checkNpyDataSize(uint64_t promised, uint64_t available,
                                     StringRef name) {
   if (available < promised)
-    return llvm::createStringError(
-        name + ": truncated data: the header promises " + Twine(promised) +
-        " bytes, the file holds " + Twine(available));
+    return npyError(name, "truncated data: the header promises " +
+                              Twine(promised) + " bytes, the file holds " +
+                              Twine(available));
   if (available > promised)
-    return llvm::createStringError(
-        name + ": trailing bytes after the data: expected " + Twine(promised) +
-        ", found " + Twine(available));
+    return npyError(name, "trailing bytes after the data: expected " +
+                              Twine(promised) + ", found " + Twine(available));
   return llvm::Error::success();
 }
 

@@ -96,6 +96,20 @@ static void testPasses(void) {
   mlirContextDestroy(context);
 }
 
+/* Compiles `source` with `options` (null: the defaults); exits if that
+ * fails. The executable is a copy: the module goes at once. */
+static MoeExecutable compileOrExit(MlirContext context, const char *source,
+                                   MoeCompileOptions options) {
+  MlirModule module = parse(context, source);
+  MoeExecutable executable = moeExecutableCreate(module, options);
+  mlirModuleDestroy(module);
+  if (moeExecutableIsNull(executable)) {
+    printf("compile failed\n");
+    exit(1);
+  }
+  return executable;
+}
+
 static void printResults(MoeResults results) {
   for (intptr_t pos = 0; pos < moeResultsGetNumArrays(results); ++pos) {
     MoeArray array = moeResultsGetArray(results, pos);
@@ -133,17 +147,10 @@ static void printResults(MoeResults results) {
 static void testExecution(void) {
   printf("testExecution\n");
   MlirContext context = createContext();
-  MlirModule module = parse(context, routing);
   MoeCompileOptions options = moeCompileOptionsCreate();
   moeCompileOptionsSetThreads(options, 2);
-  MoeExecutable executable = moeExecutableCreate(module, options);
+  MoeExecutable executable = compileOrExit(context, routing, options);
   moeCompileOptionsDestroy(options);
-  /* The executable is a copy: the module may go first. */
-  mlirModuleDestroy(module);
-  if (moeExecutableIsNull(executable)) {
-    printf("compile failed\n");
-    exit(1);
-  }
   printf("entry points: %d, ",
          (int)moeExecutableGetNumEntryPoints(executable));
   printLine(moeExecutableGetEntryPointName(executable, 0), NULL);
@@ -219,16 +226,10 @@ static float nextRandom(uint32_t *state) {
 static void testPackedWeights(void) {
   printf("testPackedWeights\n");
   MlirContext context = createContext();
-  MlirModule module = parse(context, routedExperts);
   MoeCompileOptions options = moeCompileOptionsCreate();
   moeCompileOptionsSetPackWeights(options, true);
-  MoeExecutable executable = moeExecutableCreate(module, options);
+  MoeExecutable executable = compileOrExit(context, routedExperts, options);
   moeCompileOptionsDestroy(options);
-  mlirModuleDestroy(module);
-  if (moeExecutableIsNull(executable)) {
-    printf("compile failed\n");
-    exit(1);
-  }
   MoePackedWeights packed;
   if (!moeExecutableGetPackedWeights(
           executable, mlirStringRefCreateFromCString("routed"), &packed)) {
@@ -339,15 +340,8 @@ static const char *dispatch =
 static void testRuntimeCheck(void) {
   printf("testRuntimeCheck\n");
   MlirContext context = createContext();
-  MlirModule module = parse(context, dispatch);
-  /* Null options are the defaults. */
   MoeExecutable executable =
-      moeExecutableCreate(module, (MoeCompileOptions){NULL});
-  mlirModuleDestroy(module);
-  if (moeExecutableIsNull(executable)) {
-    printf("compile failed\n");
-    exit(1);
-  }
+      compileOrExit(context, dispatch, (MoeCompileOptions){NULL});
   const float tokens[2][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}};
   const int64_t tokenShape[2] = {2, 4};
   const int64_t indexShape[2] = {2, 1};
