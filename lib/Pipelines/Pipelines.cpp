@@ -69,6 +69,12 @@ bool moe::isNVPTXChip(StringRef chip) {
   return subtarget && subtarget->isCPUStringValid(chip);
 }
 
+bool moe::hasTensorCoreMMA(StringRef chip) {
+  unsigned version = 0;
+  return chip.consume_front("sm_") && !chip.consumeInteger(10, version) &&
+         version >= 80;
+}
+
 bool NVPTXChipParser::parse(llvm::cl::Option &option, StringRef argName,
                             StringRef value, std::string &chip) {
   if (!isNVPTXChip(value))
@@ -233,6 +239,8 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     buildCommonStage(pm, stage);
     // Strided copies become kernels with the rest of linalg.
     pm.addPass(createConvertStridedCopiesToLinalg());
+    if (options.tensorCores && hasTensorCoreMMA(options.chip))
+      pm.addPass(createConvertLinalgToTensorCores());
     pm.addPass(createConvertLinalgToParallelLoopsPass());
     return;
   case Stage::MapToGPU: {
@@ -247,20 +255,32 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
         createParallelLoopTilingPass(blockSizes, /*noMinMaxBounds=*/true));
     funcPm.addPass(createGpuMapParallelLoopsPass());
     funcPm.addPass(createConvertParallelLoopToGpuPass());
+    // Constants and index computations the launches use go into the kernels:
+    // as kernel arguments, the kernels would divide by run-time values and
+    // could not unroll their loops.
+    funcPm.addPass(createGpuLaunchSinkIndexComputationsPass());
     pm.addPass(createGpuKernelOutliningPass());
     return;
   }
   case Stage::LowerToLLVM: {
-    pm.nest<func::FuncOp>().addPass(createSCFToControlFlowPass());
+    pm.addPass(createSCFToControlFlowPass());
     pm.addPass(createConvertRuntimeChecksToCalls());
     pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass(
-        genericAllocationFunctions()));
 
-    // Kernels: NVVM for the chosen chip, with libdevice for math functions.
-    pm.addPass(createSCFToControlFlowPass());
+    // Kernels before the host, as upstream's gpu-lower-to-nvvm-pipeline
+    // does: the host's memref lowering knows no GPU memory space, and would
+    // report the kernels' shared memory as an error.
+    OpPassManager &kernelPm = pm.nest<gpu::GPUModuleOp>();
+    kernelPm.addPass(createConvertGpuOpsToNVVMOps());
+    kernelPm.addPass(createCanonicalizerPass());
+    kernelPm.addPass(createCSEPass());
+    kernelPm.addPass(createReconcileUnrealizedCastsPass());
+
+    pm.addPass(
+        createFinalizeMemRefToLLVMConversionPass(genericAllocationFunctions()));
     pm.addPass(createConvertFuncToLLVMPass());
+    // NVVM for the chosen chip, with libdevice for math functions.
     GpuNVVMAttachTargetOptions target;
     target.chip = options.chip;
     target.features = options.features;
@@ -275,11 +295,6 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     pm.addPass(createConvertIndexToLLVMPass());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
-    OpPassManager &kernelPm = pm.nest<gpu::GPUModuleOp>();
-    kernelPm.addPass(createConvertGpuOpsToNVVMOps());
-    kernelPm.addPass(createCanonicalizerPass());
-    kernelPm.addPass(createCSEPass());
-    kernelPm.addPass(createReconcileUnrealizedCastsPass());
 
     // Host: launches become runtime calls; kernels become binaries.
     pm.addPass(createGpuToLLVMConversionPass());

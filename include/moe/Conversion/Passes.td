@@ -216,4 +216,44 @@ def ConvertLinalgToBLAS : Pass<"convert-linalg-to-blas"> {
   ];
 }
 
+def ConvertLinalgToTensorCores : Pass<"convert-linalg-to-tensor-cores"> {
+  let summary = "Run 16-bit GEMMs on buffers as tensor-core (mma.sync) kernels";
+  let description = [{
+    Replaces `linalg.matmul` and `linalg.batch_matmul` on memrefs, with the
+    default indexing maps, a bf16 or f16 right-hand side, a left-hand side
+    of the same type (or f32) and an f32 output, by a `gpu.launch` of a
+    tiled kernel on NVIDIA's tensor cores (`nvvm.mma.sync`, m16n8k16, which
+    needs sm_80 or newer). It is what the GEMMs of a bf16 model's experts
+    and gating become in the CUDA pipeline; the other linalg ops are left to
+    the generic mapping of parallel loops onto blocks and threads.
+
+    Each block of 128 threads computes 64 x 64 elements of the output (the
+    batch element on the grid's z), stepping 32 deep through shared memory:
+    the threads stage both operands' slices there, reading consecutive
+    elements of a row of global memory, the right-hand slice transposed so
+    that each lane's pairs of depth values are contiguous; then each of the
+    four warps accumulates 32 x 32 elements in registers, eight m16n8k16
+    products per 16 of depth. Rows, columns and depths past the operands'
+    sizes are staged as zeros, so every size and every stride (slices of an
+    expert's rows) takes the same kernel, and the sums are added to the
+    output in range, as `linalg.matmul` accumulates.
+
+    An f32 left-hand side (a bf16 expert's f32 hidden activation) is staged
+    as its rounding to the 16-bit type plus the rounded rest, and multiplied
+    twice: the product keeps 16 bits of the f32 mantissa where one rounding
+    would keep 8 (bf16), within the 16-bit type's normal range (f16's is
+    narrow: 6e-5 to 65504; values rounding to infinity stay infinite).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // MOE_CONVERSION_PASSES_TD

@@ -29,6 +29,10 @@ enum class KernelFormat { PTX, Cubin, Fatbin };
 /// emits code for none.
 bool isNVPTXChip(StringRef chip);
 
+/// Whether `chip` (an NVPTX chip, such as sm_90a) runs the tensor-core
+/// `mma.sync` shapes of 16-bit floats, m16n8k16: sm_80 and newer.
+bool hasTensorCoreMMA(StringRef chip);
+
 /// Parses a `chip` option with `isNVPTXChip`: a typo is an option error
 /// naming the value, not one error per kernel late in the pipeline.
 struct NVPTXChipParser : llvm::cl::parser<std::string> {
@@ -95,6 +99,13 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
       llvm::cl::desc("CUDA toolkit root: ptxas for bin/fatbin, libdevice "
                      "for math functions"),
       llvm::cl::init(MOE_CUDA_TOOLKIT_PATH)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Run GEMMs of bf16/f16 operands on tensor cores "
+                     "(convert-linalg-to-tensor-cores) on chips that have "
+                     "them (sm_80 and newer); off: with the other linalg "
+                     "ops, one thread per output element"),
+      llvm::cl::init(true)};
   ListOption<int64_t> blockSizes{
       *this, "block-sizes",
       llvm::cl::desc("Threads per block along the innermost parallel loop "
