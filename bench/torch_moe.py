@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch eager baseline: the MoE layer as users write it today.
 
-    torch_moe.py CONFIG.json INPUT_DIR REPEAT [--device cpu|cuda]
+    torch_moe.py CONFIG.json INPUT_DIR REPEAT
 
 Loads the same .npy inputs the compiled layer gets (examples/generate_inputs.py
 layout: NN_<argument>.npy) and runs the layer the usual way: noisy top-k

@@ -58,6 +58,12 @@ if os.path.exists(os.path.join(toolkit, "nvvm", "libdevice", "libdevice.10.bc"))
     config.available_features.add("cuda-toolkit")
 if os.path.exists(os.path.join(toolkit, "bin", "ptxas")) or shutil.which("ptxas"):
     config.available_features.add("ptxas")
+# The GPU benchmark's cuBLAS baselines build with the toolkit's nvcc.
+nvcc = os.path.join(toolkit, "bin", "nvcc")
+if os.path.exists(nvcc) and os.path.exists(
+        os.path.join(toolkit, "include", "cublas_v2.h")):
+    config.available_features.add("nvcc-cublas")
+    config.substitutions.append(("%nvcc", nvcc))
 # The CUDA runtime is built where cuda.h was found.
 if os.path.exists(os.path.join(config.moe_lib_dir, "libmoe_cuda_runtime.so")):
     config.available_features.add("cuda-runtime")

@@ -15,8 +15,9 @@
 #   tar xf moe-gpu-bundle.tar.xz && moe-gpu-bundle/run-tests.sh
 #
 # runs test/Integration/CUDA and test/Integration/CPU with lit (arguments:
-# other tests or lit options). utils/check-gpu-bundle.sh tests the bundle
-# where LLVM is out of sight.
+# other tests or lit options), and moe-gpu-bundle/bench/gpu-run.sh the GPU
+# benchmark (bench/gpu_bench.py, with the toolkit's nvcc and cuBLAS).
+# utils/check-gpu-bundle.sh tests the bundle where LLVM is out of sight.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -112,6 +113,9 @@ cp "$root/test/lit.cfg.py" "$bundle/test/"
 cp -r "$root/test/lib" "$root/test/Integration" "$root/test/Tools" \
   "$bundle/test/"
 cp -r "$root/examples" "$bundle/"
+mkdir -p "$bundle/bench"
+cp "$root/bench/gpu_bench.py" "$root/bench/gpu_baselines.cu" \
+  "$root/bench/gpu-run.sh" "$bundle/bench/"
 find "$bundle/test" "$bundle/examples" -name __pycache__ -prune \
   -exec rm -rf {} +
 # The site configuration of test/lit.site.cfg.py.in, with every path inside
