@@ -258,16 +258,32 @@ class Executable:
             .decode()
             for pos in range(count))
 
-    def __del__(self):
+    def close(self):
+        """Releases the compiled code now rather than when garbage
+        collected; the executable cannot be called afterwards."""
         if self._executable:
             lib.moeExecutableDestroy(self._executable)
             self._executable = _capi.MoeExecutable()
+
+    def _check_open(self):
+        if not self._executable:
+            raise MoEError("the executable was closed")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        self.close()
 
     def packed_weights(self, name):
         """Entry point `name`'s variant taking its expert weights packed, as
         a `PackedWeights`, or None where it has none (compile with
         pack_weights=True). Pack the weights once with
         `pack_expert_weights(array, inner_tiles)` and call the variant."""
+        self._check_open()
         packed = _capi.MoePackedWeights()
         if not lib.moeExecutableGetPackedWeights(
                 self._executable, _capi.MlirStringRef.of(name),
@@ -284,6 +300,7 @@ class Executable:
         when C-contiguous) and returns its results as a tuple of new
         arrays. Several threads may call at once (the GIL is released while
         compiled code runs)."""
+        self._check_open()
         inputs = [np.asarray(array, order="C") for array in arrays]
         shapes = [(ctypes.c_int64 * array.ndim)(*array.shape)
                   for array in inputs]

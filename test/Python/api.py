@@ -226,3 +226,18 @@ report("one tile", lambda: moe.pack_expert_weights(w1, (128,)))
 report("complex weights", lambda: moe.pack_expert_weights(
     w1.astype(np.complex64), packing.inner_tiles))
 print("no variant:", moe.compile(ROUTED).packed_weights("routed"))
+
+# An executable closed (or left by a `with` block) refuses calls with an
+# error rather than calling through a released handle.
+# CHECK-NEXT: inside with: 2
+# CHECK-NEXT: invoke after close: MoEError: the executable was closed
+# CHECK-NEXT: packed_weights after close: MoEError: the executable was closed
+# CHECK-NEXT: closed twice: None
+with moe.compile(ROUTED, pack_weights=True) as scoped:
+    print("inside with:", len(scoped.entry_points))
+report("invoke after close", lambda: scoped.invoke("routed", tokens,
+                                                   route_gates, experts,
+                                                   w1, w2))
+report("packed_weights after close",
+       lambda: scoped.packed_weights("routed"))
+print("closed twice:", scoped.close())
