@@ -58,6 +58,12 @@ if os.path.exists(os.path.join(toolkit, "nvvm", "libdevice", "libdevice.10.bc"))
     config.available_features.add("cuda-toolkit")
 if os.path.exists(os.path.join(toolkit, "bin", "ptxas")) or shutil.which("ptxas"):
     config.available_features.add("ptxas")
+# Embedders of an installation compile with the project's C compiler,
+# against MLIR's C API headers.
+config.substitutions.append(("%cc", getattr(config, "moe_c_compiler", "cc")))
+config.substitutions.append(
+    ("%mlir_include_dir", getattr(config, "mlir_include_dir", "")))
+
 # The GPU benchmark's cuBLAS baselines build with the toolkit's nvcc.
 nvcc = os.path.join(toolkit, "bin", "nvcc")
 if os.path.exists(nvcc) and os.path.exists(

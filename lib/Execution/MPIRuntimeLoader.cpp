@@ -4,6 +4,9 @@
 
 #include "moe/Runtime/MPIRuntime.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Path.h"
+
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -13,11 +16,19 @@
 using namespace mlir;
 using namespace mlir::moe;
 
-/// The runtime's path in this build; empty where MPI was not found when it
-/// was configured.
-static StringRef builtRuntimePath() {
-#ifdef MOE_MPI_RUNTIME_PATH
-  return MOE_MPI_RUNTIME_PATH;
+/// The runtime beside the binary or library this code is linked into:
+/// `lib/` of the build tree or of an installation holds both it and
+/// libMoECAPI.so, and `bin/moe-run` finds it in `../lib`. Empty where MPI
+/// was not found when the project was configured.
+static std::string builtRuntimePath() {
+#ifdef MOE_MPI_RUNTIME_NAME
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<const void *>(&builtRuntimePath), &info) ||
+      !info.dli_fname)
+    return "";
+  SmallString<256> path(llvm::sys::path::parent_path(info.dli_fname));
+  llvm::sys::path::append(path, "..", "lib", MOE_MPI_RUNTIME_NAME);
+  return std::string(path);
 #else
   return "";
 #endif
@@ -26,7 +37,7 @@ static StringRef builtRuntimePath() {
 static llvm::Expected<MPIRuntime>
 openRuntime(void (*errorHandler)(const char *message)) {
   const char *override = std::getenv("MOE_MPI_RUNTIME");
-  std::string path = override ? override : builtRuntimePath().str();
+  std::string path = override ? override : builtRuntimePath();
   if (path.empty())
     return llvm::createStringError(
         "expert parallelism needs MPI, and this build has no MPI runtime "
