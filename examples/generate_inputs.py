@@ -235,6 +235,7 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     if args.emit_mlir:
+        args.emit_mlir.parent.mkdir(parents=True, exist_ok=True)
         args.emit_mlir.write_text(models.render_mlir(config, args.dtype))
     elif config.differs_from_file:
         changed = ", ".join(f"{field}={getattr(config, field)}"

@@ -15,6 +15,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,11 +57,28 @@ struct HostArrayRef {
   std::string describe() const;
 };
 
-/// A dense, C-ordered array owned by the host.
+/// Allocates like std::allocator but leaves the bytes a vector grows by
+/// uninitialized: arrays are sized and then filled by a read or a copy, and
+/// zeroing gigabytes of weights first is one more pass over memory.
+template <typename T> struct UninitializedAllocator : std::allocator<T> {
+  template <typename U> struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  template <typename U> void construct(U *element) {
+    ::new (static_cast<void *>(element)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U *element, Args &&...args) {
+    ::new (static_cast<void *>(element)) U(std::forward<Args>(args)...);
+  }
+};
+
+/// A dense, C-ordered array owned by the host. `data.resize` leaves the new
+/// bytes uninitialized.
 struct HostArray {
   ElementKind kind = ElementKind::F32;
   SmallVector<int64_t> shape;
-  std::vector<uint8_t> data;
+  std::vector<uint8_t, UninitializedAllocator<uint8_t>> data;
 
   int64_t getNumElements() const;
   /// `tensor<4x512xf32>`-style description for messages.
