@@ -11,7 +11,7 @@
 //       CHECK:   gpu.launch_func @[[KERNEL:layer_kernel[_0-9]*]]::@layer_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
 //       CHECK:   llvm.call @_mlir_memref_to_llvm_free
 //   CHECK-NOT:   llvm.call @malloc
-//       CHECK: gpu.binary @layer_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80", link = [{{.*}}libdevice.10.bc"]>, {{.*}}assembly = "{{.*}}.target sm_90{{.*}}.entry layer_kernel(
+//       CHECK: gpu.binary @layer_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", link = [{{.*}}libdevice.10.bc"]>, {{.*}}assembly = "{{.*}}.target sm_90{{.*}}.entry layer_kernel(
 //   CHECK-NOT: moe.
 //   CHECK-NOT: linalg.
 //   CHECK-NOT: scf.

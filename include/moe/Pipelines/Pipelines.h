@@ -82,8 +82,12 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
       *this, "chip", llvm::cl::desc("GPU architecture to compile for"),
       llvm::cl::init("sm_90")};
   Option<std::string> features{
-      *this, "features", llvm::cl::desc("PTX features (PTX ISA version)"),
-      llvm::cl::init("+ptx80")};
+      *this, "features",
+      llvm::cl::desc("PTX features, such as the PTX ISA version (+ptx80); "
+                     "default: the lowest version the chip supports, which "
+                     "LLVM chooses (a fixed one would be too old for newer "
+                     "chips)"),
+      llvm::cl::init("")};
   Option<KernelFormat> format{
       *this, "format", llvm::cl::desc("How kernels are embedded"),
       llvm::cl::init(KernelFormat::Fatbin),
