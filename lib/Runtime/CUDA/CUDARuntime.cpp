@@ -52,8 +52,11 @@ struct Runtime {
   std::unordered_map<CUfunction, std::string> kernelNames;
 };
 
+/// Never destroyed: the compiled code's global destructors unload its
+/// modules (mgpuModuleUnload) when its execution engine goes, which may be
+/// at exit, after a function-local static's destructor would have run.
 Runtime &runtime() {
-  static Runtime instance;
+  static Runtime &instance = *new Runtime;
   return instance;
 }
 
