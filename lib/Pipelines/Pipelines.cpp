@@ -241,6 +241,7 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     pm.addPass(createConvertStridedCopiesToLinalg());
     if (options.tensorCores && hasTensorCoreMMA(options.chip))
       pm.addPass(createConvertLinalgToTensorCores());
+    pm.addPass(createMoEParallelIteratorsFirst());
     pm.addPass(createConvertLinalgToParallelLoopsPass());
     return;
   case Stage::MapToGPU: {
@@ -260,6 +261,7 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     // could not unroll their loops.
     funcPm.addPass(createGpuLaunchSinkIndexComputationsPass());
     pm.addPass(createGpuKernelOutliningPass());
+    pm.addPass(createMoEScopeLaunchStack());
     return;
   }
   case Stage::LowerToLLVM: {

@@ -120,6 +120,37 @@ def MoEDistributeOverThreads
   ];
 }
 
+def MoEParallelIteratorsFirst : Pass<"moe-parallel-iterators-first"> {
+  let summary = "Interchange linalg.generic loops: parallel iterators first";
+  let description = [{
+    Reorders the loops of each `linalg.generic` whose iterators put a
+    reduction before a parallel dimension (the per-expert sums over the
+    tokens of the balancing losses, `["reduction", "parallel"]`), so that
+    its parallel iterators come first, in their order, then its reductions,
+    in theirs. Parallel loops are independent, so the order does not change
+    the result.
+
+    The CUDA pipeline runs it before `convert-linalg-to-parallel-loops`: a
+    reduction outermost becomes a host loop around a kernel launch, one per
+    token (and, with MLIR's launch lowering, stack space per launch that is
+    not given back until the function returns); parallel iterators first
+    make one kernel whose threads each run the reduction.
+  }];
+}
+
+def MoEScopeLaunchStack : Pass<"moe-scope-launch-stack"> {
+  let summary = "Release the stack of each kernel launch's arguments after it";
+  let description = [{
+    Wraps each `gpu.launch_func` without results in a
+    `memref.alloca_scope`. The launch's lowering to LLVM allocates the
+    kernel's argument array on the stack where the launch is; in a loop (the
+    experts'), each iteration would take more until the function returns.
+    The scope becomes `llvm.intr.stacksave`/`stackrestore` around the
+    launch.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def MoEPackExpertWeights : Pass<"moe-pack-expert-weights", "ModuleOp"> {
   let summary = "Give entry functions a variant taking packed expert weights";
   let description = [{
