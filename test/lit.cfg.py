@@ -18,6 +18,7 @@ config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
 config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
+config.substitutions.append(("%moe_tools_dir", config.moe_tools_dir))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -5,6 +5,7 @@
 #include "moe/Runtime/MPIRuntime.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
 #include <dlfcn.h>
@@ -16,18 +17,26 @@
 using namespace mlir;
 using namespace mlir::moe;
 
-/// The runtime beside the binary or library this code is linked into:
-/// `lib/` of the build tree or of an installation holds both it and
+/// The runtime beside the binary or library this code is linked into: the
+/// library folder of the build tree or of an installation holds both it and
 /// libMoECAPI.so, and `bin/moe-run` finds it in `../lib`. Empty where MPI
 /// was not found when the project was configured.
 static std::string builtRuntimePath() {
 #ifdef MOE_MPI_RUNTIME_NAME
+  auto *self = reinterpret_cast<void *>(&builtRuntimePath);
   Dl_info info;
-  if (!dladdr(reinterpret_cast<const void *>(&builtRuntimePath), &info) ||
-      !info.dli_fname)
+  if (!dladdr(self, &info) || !info.dli_fname)
     return "";
-  SmallString<256> path(llvm::sys::path::parent_path(info.dli_fname));
-  llvm::sys::path::append(path, "..", "lib", MOE_MPI_RUNTIME_NAME);
+  // For the main program dladdr names argv[0], which a PATH lookup leaves
+  // without a folder; a symbolic link points elsewhere than the binary.
+  std::string binary = info.dli_fname;
+  if (!llvm::sys::path::has_parent_path(binary))
+    binary = llvm::sys::fs::getMainExecutable(nullptr, self);
+  SmallString<256> path;
+  if (llvm::sys::fs::real_path(binary, path))
+    return "";
+  llvm::sys::path::remove_filename(path);
+  llvm::sys::path::append(path, "..", MOE_INSTALL_LIBDIR, MOE_MPI_RUNTIME_NAME);
   return std::string(path);
 #else
   return "";
