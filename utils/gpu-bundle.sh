@@ -115,7 +115,8 @@ cp -r "$root/test/lib" "$root/test/Integration" "$root/test/Tools" \
 cp -r "$root/examples" "$bundle/"
 mkdir -p "$bundle/bench"
 cp "$root/bench/gpu_bench.py" "$root/bench/gpu_baselines.cu" \
-  "$root/bench/gpu-run.sh" "$bundle/bench/"
+  "$root/bench/gpu-run.sh" "$root/bench/torch_moe.py" \
+  "$root/bench/loaded_blas.py" "$bundle/bench/"
 find "$bundle/test" "$bundle/examples" -name __pycache__ -prune \
   -exec rm -rf {} +
 # The site configuration of test/lit.site.cfg.py.in, with every path inside

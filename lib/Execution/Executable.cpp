@@ -263,7 +263,10 @@ std::string ArraySpec::describe() const {
   return text + getElementKindName(kind).str() + ">";
 }
 
-Executable::~Executable() = default;
+Executable::~Executable() {
+  for (const void *staged : stagedArguments)
+    releaseBuffer(const_cast<void *>(staged));
+}
 
 /// The entry point of `func`, or an error naming the first type the
 /// calling convention cannot carry.
@@ -505,6 +508,7 @@ Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
   moeCudaSetErrorHandler(&failCompiledCode);
   CUDAPipelineOptions pipelineOptions;
   pipelineOptions.fuse = options.fuse;
+  pipelineOptions.tensorCores = options.tensorCores;
   if (chip.empty()) {
     char deviceChip[32] = {};
     if (auto error = guarded("asking the GPU for its architecture", [&] {
@@ -663,6 +667,21 @@ llvm::Error Executable::checkArguments(StringRef name,
       .takeError();
 }
 
+llvm::Expected<HostArrayRef> Executable::stageArgument(HostArrayRef array) {
+  if (target != Target::CUDA)
+    return array;
+  void *copy = nullptr;
+  size_t bytes = array.getSizeInBytes();
+  if (auto error = guarded("copying the inputs to the GPU",
+                           [&] { copy = allocateBuffer(bytes); }))
+    return std::move(error);
+  if (bytes != 0)
+    std::memcpy(copy, array.data, bytes);
+  stagedArguments.insert(copy);
+  array.data = copy;
+  return array;
+}
+
 llvm::Expected<SmallVector<HostArray>>
 Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
   auto call =
@@ -673,7 +692,7 @@ Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
   SmallVector<ArgumentView> &arguments = call->views;
 
   // Kernels cannot read the caller's arrays: the CUDA target gets copies in
-  // managed memory, freed when the call returns.
+  // managed memory, freed when the call returns, of those not staged.
   SmallVector<void *> deviceCopies;
   llvm::scope_exit releaseCopies([&] {
     for (void *copy : deviceCopies)
@@ -681,6 +700,8 @@ Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
   });
   for (size_t position = 0; target == Target::CUDA && position < inputs.size();
        ++position) {
+    if (stagedArguments.contains(inputs[position].data))
+      continue;
     size_t bytes = inputs[position].getSizeInBytes();
     void *copy = nullptr;
     // Allocation failures of the CUDA runtime come back through `guarded`.

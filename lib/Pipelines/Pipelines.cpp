@@ -241,6 +241,9 @@ void moe::buildCUDAStage(OpPassManager &pm, Stage stage,
     pm.addPass(createConvertStridedCopiesToLinalg());
     if (options.tensorCores && hasTensorCoreMMA(options.chip))
       pm.addPass(createConvertLinalgToTensorCores());
+    // Named ops (a user's linalg.reduce over the tokens) as generics, whose
+    // loops the next pass reorders.
+    pm.addPass(createLinalgGeneralizeNamedOpsPass());
     pm.addPass(createMoEParallelIteratorsFirst());
     pm.addPass(createConvertLinalgToParallelLoopsPass());
     return;

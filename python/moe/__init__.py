@@ -260,7 +260,8 @@ class Executable:
 
     def close(self):
         """Releases the compiled code now rather than when garbage
-        collected; the executable cannot be called afterwards."""
+        collected; the executable cannot be called afterwards. Not while
+        another thread is inside `invoke`."""
         if self._executable:
             lib.moeExecutableDestroy(self._executable)
             self._executable = _capi.MoeExecutable()

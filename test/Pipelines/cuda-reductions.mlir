@@ -32,3 +32,26 @@ func.func @importance(%gates: tensor<?x8xf32>) -> tensor<8xf32> {
   } -> tensor<8xf32>
   return %sums : tensor<8xf32>
 }
+
+// The same written as a named linalg.reduce over the tokens: generalized,
+// then reordered likewise.
+// CHECK-LABEL: llvm.func @column_sums
+//   CHECK-NOT:   llvm.cond_br
+//       CHECK:   gpu.launch_func
+//   CHECK-NOT:   llvm.cond_br
+//       CHECK:   gpu.launch_func
+//   CHECK-NOT:   llvm.cond_br
+//       CHECK:   llvm.return
+func.func @column_sums(%gates: tensor<?x8xf32>) -> tensor<8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<8xf32>)
+      -> tensor<8xf32>
+  %sums = linalg.reduce ins(%gates : tensor<?x8xf32>)
+      outs(%init : tensor<8xf32>) dimensions = [0]
+    (%gate: f32, %sum: f32) {
+      %next = arith.addf %sum, %gate : f32
+      linalg.yield %next : f32
+    }
+  return %sums : tensor<8xf32>
+}

@@ -2,7 +2,7 @@
 //
 // moe-run MODEL.mlir [INPUT.npy ...] [--entry=NAME] [--output-dir=DIR]
 //         [--repeat=N] [--pack-weights=false] [--dump-stages=DIR]
-//         [--backend=cpu|cuda]
+//         [--backend=cpu|cuda] [--tensor-cores=false]
 //
 // Compiles MODEL with the CPU (or CUDA) pipeline, calls the entry function on
 // the inputs (one .npy per argument, in order), prints a summary of each result
@@ -96,6 +96,13 @@ llvm::cl::opt<bool> packWeights(
                    "call its variant that takes them packed (CPU; default "
                    "true, --pack-weights=false calls the entry on the "
                    "weights as given)"),
+    llvm::cl::init(true), llvm::cl::cat(runnerOptions));
+llvm::cl::opt<bool> tensorCores(
+    "tensor-cores",
+    llvm::cl::desc("Run the GEMMs of bf16/f16 models on tensor cores "
+                   "(CUDA, sm_80 and newer; default true, "
+                   "--tensor-cores=false runs them as loops, one thread "
+                   "per output element)"),
     llvm::cl::init(true), llvm::cl::cat(runnerOptions));
 llvm::cl::opt<unsigned> ranks(
     "ranks",
@@ -260,6 +267,7 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.fuse = fuse;
   options.packWeights = packWeights;
+  options.tensorCores = tensorCores;
   options.numRanks = ranks;
   options.threads = cpuThreads;
   unsigned stageNumber = 0;
@@ -317,6 +325,17 @@ int main(int argc, char **argv) {
     packingNote = llvm::formatv("; expert weights packed before it, in "
                                 "{0:F3} ms",
                                 secondsSince(packStart) * 1e3);
+  }
+
+  // The calls on the GPU read their inputs where the first call left them,
+  // as a framework keeps its weights on the device.
+  if (backend == Backend::CUDA) {
+    for (HostArrayRef &argument : arguments) {
+      auto staged = (*executable)->stageArgument(argument);
+      if (!staged)
+        return fail(staged.takeError());
+      argument = *staged;
+    }
   }
 
   auto start = std::chrono::steady_clock::now();

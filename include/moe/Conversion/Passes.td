@@ -221,7 +221,8 @@ def ConvertLinalgToTensorCores : Pass<"convert-linalg-to-tensor-cores"> {
   let description = [{
     Replaces `linalg.matmul` and `linalg.batch_matmul` on memrefs, with the
     default indexing maps, a bf16 or f16 right-hand side, a left-hand side
-    of the same type (or f32) and an f32 output, by a `gpu.launch` of a
+    of the same type (or f32 with bf16) and an f32 output, outside kernels,
+    by a `gpu.launch` of a
     tiled kernel on NVIDIA's tensor cores (`nvvm.mma.sync`, m16n8k16, which
     needs sm_80 or newer). It is what the GEMMs of a bf16 model's experts
     and gating become in the CUDA pipeline; the other linalg ops are left to
@@ -239,10 +240,10 @@ def ConvertLinalgToTensorCores : Pass<"convert-linalg-to-tensor-cores"> {
     output in range, as `linalg.matmul` accumulates.
 
     An f32 left-hand side (a bf16 expert's f32 hidden activation) is staged
-    as its rounding to the 16-bit type plus the rounded rest, and multiplied
-    twice: the product keeps 16 bits of the f32 mantissa where one rounding
-    would keep 8 (bf16), within the 16-bit type's normal range (f16's is
-    narrow: 6e-5 to 65504; values rounding to infinity stay infinite).
+    as its rounding to bf16 plus the rounded rest, and multiplied twice: the
+    product keeps 16 bits of the f32 mantissa where one rounding would keep
+    8. With f16 weights it is left to the loops: f16's range (65504) would
+    not hold every f32 activation.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -14,6 +14,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/Error.h"
 
 #include <array>
@@ -127,6 +128,9 @@ struct CompileOptions {
   /// packed (`EntryPoint::packedWeights`; the CPU pipeline's
   /// `pack-weights`).
   bool packWeights = false;
+  /// Whether GEMMs of 16-bit operands run on tensor cores (CUDA; the
+  /// pipeline's `tensor-cores`), on chips that have them.
+  bool tensorCores = true;
 };
 
 class Executable {
@@ -164,6 +168,13 @@ public:
   llvm::Error checkArguments(StringRef name,
                              ArrayRef<HostArrayRef> inputs) const;
 
+  /// `array` where compiled code reads it in place, for calls that repeat
+  /// on the same data: on the CPU, `array` itself; for CUDA, a copy in
+  /// managed memory, owned by the executable, which `invoke` then passes
+  /// without copying it again (the GPU keeps the pages it touched). The
+  /// view's shape is `array`'s.
+  llvm::Expected<HostArrayRef> stageArgument(HostArrayRef array);
+
 private:
   Executable() = default;
 
@@ -178,6 +189,8 @@ private:
   void releaseBuffer(void *buffer) const;
 
   Target target = Target::CPU;
+  /// The copies `stageArgument` made, released with the executable.
+  llvm::DenseSet<const void *> stagedArguments;
   ProcessGroup group;
   std::unique_ptr<ExecutionEngine> engine;
   std::vector<EntryPoint> entryPoints;

@@ -40,10 +40,11 @@ constexpr int64_t kMmaRows = 16, kMmaCols = 8, kMmaDepth = 16;
 constexpr int64_t kStagedPairs = kBlockDepth / 2 + 4;
 
 /// What a GEMM needs to run on tensor cores: a 16-bit right-hand side, a
-/// left-hand side of the same type or f32, and an f32 accumulator. An f32
-/// left-hand side is split into a rounded part and the rounded rest, two
-/// products whose sum keeps 16 bits of its mantissa: the f32 hidden
-/// activation of a bf16 expert is not rounded to bf16 by the GEMM.
+/// left-hand side of the same type (or f32 with bf16), and an f32
+/// accumulator. An f32 left-hand side is split into a rounded part and the
+/// rounded rest, two products whose sum keeps 16 bits of its mantissa: the
+/// f32 hidden activation of a bf16 expert is not rounded to bf16 by the
+/// GEMM. Not with f16, whose range (65504) an f32 activation may exceed.
 struct TensorCoreGemm {
   FloatType mmaType;
   bool splitLhs;
@@ -58,8 +59,11 @@ FailureOr<TensorCoreGemm> matchTensorCoreGemm(linalg::LinalgOp op) {
     defaultMaps = linalg::BatchMatmulOp::getDefaultIndexingMaps(context);
   else
     return failure();
+  // A GEMM already inside a kernel is one thread's (or one block's) work.
   if (!op.hasPureBufferSemantics() ||
-      op.getIndexingMapsArray() != ArrayRef<AffineMap>(defaultMaps))
+      op.getIndexingMapsArray() != ArrayRef<AffineMap>(defaultMaps) ||
+      op->getParentOfType<gpu::LaunchOp>() ||
+      op->getParentOfType<gpu::GPUFuncOp>())
     return failure();
   auto elementType = [&](Value buffer) {
     return cast<MemRefType>(buffer.getType()).getElementType();
@@ -69,7 +73,7 @@ FailureOr<TensorCoreGemm> matchTensorCoreGemm(linalg::LinalgOp op) {
   if (!elementType(op.getDpsInits()[0]).isF32() ||
       !(rhs.isBF16() || rhs.isF16()))
     return failure();
-  if (lhs != rhs && !lhs.isF32())
+  if (lhs != rhs && !(lhs.isF32() && rhs.isBF16()))
     return failure();
   return TensorCoreGemm{cast<FloatType>(rhs), lhs.isF32()};
 }
@@ -94,10 +98,10 @@ public:
     thread = launch.getThreadIds().x;
     Value lane = arith::RemUIOp::create(b, loc, thread, index(kWarpSize));
     Value warp = arith::DivUIOp::create(b, loc, thread, index(kWarpSize));
-    // mma.sync's fragments: lane 4g + t holds row g (and g + 8) of the
-    // output and of the left-hand side, column g of the right-hand side, and
-    // the pairs of depth (output columns) t and t + 4: 2t, 2t + 1 and
-    // 2t + 8, 2t + 9.
+    // mma.sync's fragments: lane 4g + t holds rows g and g + 8 of the
+    // output (its columns 2t and 2t + 1) and of the left-hand side, column g
+    // of the right-hand side, and of the depth the pairs t and t + 4 (depths
+    // 2t, 2t + 1 and 2t + 8, 2t + 9).
     group = arith::DivUIOp::create(b, loc, lane, index(4));
     pairInGroup = arith::RemUIOp::create(b, loc, lane, index(4));
     warpRow = mul(arith::DivUIOp::create(b, loc, warp, index(kWarpsPerRow)),
@@ -209,8 +213,9 @@ private:
         rounded.push_back(arith::TruncFOp::create(b, loc, gemm.mmaType, value));
         Value widened =
             arith::ExtFOp::create(b, loc, value.getType(), rounded.back());
-        // Past a rounding to infinity (or of one), the rest would be NaN
-        // (inf - inf) where the product should be infinite.
+        // Past a rounding of infinity (or to it, just below f32's largest
+        // value), the rest would be NaN (inf - inf) where the product should
+        // be infinite.
         auto wideType = cast<FloatType>(value.getType());
         Value infinity = arith::ConstantOp::create(
             b, loc,

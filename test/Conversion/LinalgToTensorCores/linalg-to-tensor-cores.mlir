@@ -1,4 +1,5 @@
 // RUN: moe-opt %s -convert-linalg-to-tensor-cores -cse -split-input-file | FileCheck %s
+// RUN: moe-opt %s -convert-linalg-to-tensor-cores -cse -split-input-file | FileCheck %s --check-prefix=LAYOUT
 
 // One expert's rows (a strided slice) times its bf16 weights: a grid of
 // 64 x 64 output tiles, rows on x, of 128 threads with the two operands'
@@ -45,7 +46,6 @@
 //   CHECK-NOT:       nvvm.mma.sync
 //       CHECK:       gpu.barrier
 //       CHECK:       scf.yield
-//       CHECK:     %[[ROW_BASE:.*]] = arith.addi %{{.*}}, %{{.*}} : index
 //       CHECK:     %[[IN_OUT:.*]] = arith.andi
 //       CHECK:     scf.if %[[IN_OUT]] {
 //       CHECK:       %[[OLD:.*]] = memref.load %[[H]][%[[OR:.*]], %[[OC:.*]]] : memref<?x96xf32>
@@ -53,6 +53,68 @@
 //       CHECK:       memref.store %[[NEW]], %[[H]][%[[OR]], %[[OC]]]
 //       CHECK:     gpu.terminator
 //   CHECK-NOT:   linalg.matmul
+// The lanes' shares of mma.sync.m16n8k16 (PTX's fragment layouts): lane
+// 4g + t of warp w holds, of the warp's 32 x 32 part at rows 32 (w / 2) and
+// columns 32 (w mod 2) of the block's 64 x 64 output, for each 16 x 8
+// product:
+// - of the right-hand side (staged transposed, [column][pair of depths]):
+//   column g, pairs t and t + 4 (depths 2t, 2t + 1 and 2t + 8, 2t + 9);
+// - of the left-hand side ([row][pair]): rows g and g + 8, the same pairs,
+//   in the order (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4);
+// - of the output: rows g and g + 8, columns 2t and 2t + 1, in the order
+//   (g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1).
+// The next 16 of depth (pairs t + 8 and t + 12) accumulates into the same
+// registers.
+// LAYOUT-LABEL: func @expert_slice
+//       LAYOUT:   gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in {{.*}} threads(%[[TID:[^,]*]], {{.*}} workgroup(%[[LHS_TILE:[^ ]*]] : {{.*}}, %[[RHS_TILE:[^ ]*]] :
+//       LAYOUT:     %[[LANE:.*]] = arith.remui %[[TID]], %c32
+//       LAYOUT:     %[[WARP:.*]] = arith.divui %[[TID]], %c32
+//       LAYOUT:     %[[GROUP:.*]] = arith.divui %[[LANE]], %c4
+//       LAYOUT:     %[[PAIR:.*]] = arith.remui %[[LANE]], %c4
+//       LAYOUT:     %[[WARP_Y:.*]] = arith.divui %[[WARP]], %c2
+//       LAYOUT:     %[[WARP_ROW:.*]] = arith.muli %[[WARP_Y]], %c32
+//       LAYOUT:     %[[WARP_X:.*]] = arith.remui %[[WARP]], %c2
+//       LAYOUT:     %[[WARP_COL:.*]] = arith.muli %[[WARP_X]], %c32
+//       LAYOUT:     %[[BLOCK_ROW:.*]] = arith.muli %[[BX]], %c64
+//       LAYOUT:     %[[BLOCK_COL:.*]] = arith.muli %[[BY]], %c64
+//       LAYOUT:       gpu.barrier
+//       LAYOUT:       %[[B_COL:.*]] = arith.addi %[[WARP_COL]], %[[GROUP]]
+//       LAYOUT:       %[[B0:.*]] = memref.load %[[RHS_TILE]][%[[B_COL]], %[[PAIR]]]
+//       LAYOUT:       %[[B0_BITS:.*]] = llvm.bitcast %[[B0]] : vector<2xbf16> to i32
+//       LAYOUT:       %[[PAIR_4:.*]] = arith.addi %[[PAIR]], %c4
+//       LAYOUT:       %[[B1:.*]] = memref.load %[[RHS_TILE]][%[[B_COL]], %[[PAIR_4]]]
+//       LAYOUT:       %[[B1_BITS:.*]] = llvm.bitcast %[[B1]]
+//       LAYOUT:       %[[A_ROW:.*]] = arith.addi %[[WARP_ROW]], %[[GROUP]]
+//       LAYOUT:       %[[A0:.*]] = memref.load %[[LHS_TILE]][%[[A_ROW]], %[[PAIR]]]
+//       LAYOUT:       %[[A0_BITS:.*]] = llvm.bitcast %[[A0]]
+//       LAYOUT:       %[[A_ROW_8:.*]] = arith.addi %[[A_ROW]], %c8
+//       LAYOUT:       %[[A1:.*]] = memref.load %[[LHS_TILE]][%[[A_ROW_8]], %[[PAIR]]]
+//       LAYOUT:       %[[A1_BITS:.*]] = llvm.bitcast %[[A1]]
+//       LAYOUT:       %[[A2:.*]] = memref.load %[[LHS_TILE]][%[[A_ROW]], %[[PAIR_4]]]
+//       LAYOUT:       %[[A2_BITS:.*]] = llvm.bitcast %[[A2]]
+//       LAYOUT:       %[[A3:.*]] = memref.load %[[LHS_TILE]][%[[A_ROW_8]], %[[PAIR_4]]]
+//       LAYOUT:       %[[A3_BITS:.*]] = llvm.bitcast %[[A3]]
+//       LAYOUT:       %[[D:.*]] = nvvm.mma.sync A[%[[A0_BITS]], %[[A1_BITS]], %[[A2_BITS]], %[[A3_BITS]]]  B[%[[B0_BITS]], %[[B1_BITS]]]
+//       LAYOUT:       %[[D0:.*]] = llvm.extractvalue %[[D]][0]
+//       LAYOUT:       %[[D1:.*]] = llvm.extractvalue %[[D]][1]
+//       LAYOUT:       %[[D2:.*]] = llvm.extractvalue %[[D]][2]
+//       LAYOUT:       %[[D3:.*]] = llvm.extractvalue %[[D]][3]
+//       LAYOUT:       %[[PAIR_8:.*]] = arith.addi %[[PAIR]], %c8
+//       LAYOUT:       memref.load %[[RHS_TILE]][%[[B_COL]], %[[PAIR_8]]]
+//       LAYOUT:       nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[%[[D0]], %[[D1]], %[[D2]], %[[D3]]]
+//       LAYOUT:       gpu.barrier
+//       LAYOUT:       scf.yield
+//       LAYOUT:     %[[ROW_BASE:.*]] = arith.addi %[[BLOCK_ROW]], %[[WARP_ROW]]
+//       LAYOUT:     %[[ROW:.*]] = arith.addi %[[ROW_BASE]], %[[GROUP]]
+//       LAYOUT:     %[[COL_BASE:.*]] = arith.addi %[[BLOCK_COL]], %[[WARP_COL]]
+//       LAYOUT:     %[[TWICE_PAIR:.*]] = arith.muli %[[PAIR]], %c2
+//       LAYOUT:     %[[COL:.*]] = arith.addi %[[COL_BASE]], %[[TWICE_PAIR]]
+//       LAYOUT:       memref.store %{{.*}}, %{{.*}}[%[[ROW]], %[[COL]]]
+//       LAYOUT:     %[[COL_1:.*]] = arith.addi %[[COL]], %c1
+//       LAYOUT:       memref.store %{{.*}}, %{{.*}}[%[[ROW]], %[[COL_1]]]
+//       LAYOUT:     %[[ROW_8:.*]] = arith.addi %[[ROW]], %c8
+//       LAYOUT:       memref.store %{{.*}}, %{{.*}}[%[[ROW_8]], %[[COL]]]
+//       LAYOUT:       memref.store %{{.*}}, %{{.*}}[%[[ROW_8]], %[[COL_1]]]
 func.func @expert_slice(%x: memref<?x?xbf16, strided<[?, 1], offset: ?>>,
                         %w: memref<?x96xbf16>, %h: memref<?x96xf32>) {
   linalg.matmul ins(%x, %w : memref<?x?xbf16, strided<[?, 1], offset: ?>>,
@@ -118,20 +180,26 @@ func.func @batched_f16(%x: memref<8x?x32xf16>, %w: memref<8x32x64xf16>,
 // -----
 
 // Left alone: f32 GEMMs (tensor cores would round them), mixed 16-bit types,
-// a 16-bit output, transposed operands, and GEMMs on tensors.
+// f32 by f16 (f16 cannot hold every f32 activation), a 16-bit output,
+// transposed operands, GEMMs on tensors, and a GEMM already in a kernel.
 // CHECK-LABEL: func @not_converted
 //   CHECK-NOT:   gpu.launch
 //       CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : memref<?x32xf32>, memref<32x64xf32>)
 //       CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : memref<?x32xf16>, memref<32x64xbf16>)
+//       CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : memref<?x32xf32>, memref<32x64xf16>)
 //       CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : memref<?x32xbf16>, memref<32x64xbf16>) outs(%{{.*}} : memref<?x64xbf16>)
 //       CHECK:   linalg.matmul indexing_maps
 //       CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x32xbf16>, tensor<32x64xbf16>)
+//       CHECK:   gpu.launch
+//       CHECK:     linalg.matmul ins(%{{.*}}, %{{.*}} : memref<16x32xbf16>, memref<32x64xbf16>)
+//   CHECK-NOT:   gpu.launch
 #lhs = affine_map<(m, n, k) -> (m, k)>
 #rhs_transposed = affine_map<(m, n, k) -> (n, k)>
 #out = affine_map<(m, n, k) -> (m, n)>
 func.func @not_converted(%xf32: memref<?x32xf32>, %wf32: memref<32x64xf32>,
                          %xf16: memref<?x32xf16>, %xbf16: memref<?x32xbf16>,
                          %wbf16: memref<32x64xbf16>,
+                         %wf16: memref<32x64xf16>,
                          %wt: memref<64x32xbf16>, %y: memref<?x64xf32>,
                          %ybf16: memref<?x64xbf16>,
                          %tx: tensor<?x32xbf16>, %tw: tensor<32x64xbf16>,
@@ -140,6 +208,8 @@ func.func @not_converted(%xf32: memref<?x32xf32>, %wf32: memref<32x64xf32>,
                 outs(%y : memref<?x64xf32>)
   linalg.matmul ins(%xf16, %wbf16 : memref<?x32xf16>, memref<32x64xbf16>)
                 outs(%y : memref<?x64xf32>)
+  linalg.matmul ins(%xf32, %wf16 : memref<?x32xf32>, memref<32x64xf16>)
+                outs(%y : memref<?x64xf32>)
   linalg.matmul ins(%xbf16, %wbf16 : memref<?x32xbf16>, memref<32x64xbf16>)
                 outs(%ybf16 : memref<?x64xbf16>)
   linalg.matmul indexing_maps = [#lhs, #rhs_transposed, #out]
@@ -147,5 +217,14 @@ func.func @not_converted(%xf32: memref<?x32xf32>, %wf32: memref<32x64xf32>,
                 outs(%y : memref<?x64xf32>)
   %r = linalg.matmul ins(%tx, %tw : tensor<?x32xbf16>, tensor<32x64xbf16>)
                      outs(%ty : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %c1 = arith.constant 1 : index
+  %tile = memref.alloc() : memref<16x32xbf16>
+  %tile_out = memref.alloc() : memref<16x64xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx_, %ty_, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    linalg.matmul ins(%tile, %wbf16 : memref<16x32xbf16>, memref<32x64xbf16>)
+                  outs(%tile_out : memref<16x64xf32>)
+    gpu.terminator
+  }
   return %r : tensor<?x64xf32>
 }

@@ -130,7 +130,9 @@ def MoEParallelIteratorsFirst : Pass<"moe-parallel-iterators-first"> {
     in theirs. Parallel loops are independent, so the order does not change
     the result.
 
-    The CUDA pipeline runs it before `convert-linalg-to-parallel-loops`: a
+    Named ops are left as they are (generalize them first: the CUDA
+    pipeline runs `linalg-generalize-named-ops` before it). The CUDA
+    pipeline runs it before `convert-linalg-to-parallel-loops`: a
     reduction outermost becomes a host loop around a kernel launch, one per
     token (and, with MLIR's launch lowering, stack space per launch that is
     not given back until the function returns); parallel iterators first
@@ -146,7 +148,8 @@ def MoEScopeLaunchStack : Pass<"moe-scope-launch-stack"> {
     kernel's argument array on the stack where the launch is; in a loop (the
     experts'), each iteration would take more until the function returns.
     The scope becomes `llvm.intr.stacksave`/`stackrestore` around the
-    launch.
+    launch. Asynchronous launches, whose token outlives them, are left
+    alone (the pipelines make none).
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
