@@ -132,7 +132,10 @@ config.moe_obj_root = bundle
 config.moe_src_root = bundle
 config.moe_tools_dir = os.path.join(bundle, "bin")
 config.moe_lib_dir = os.path.join(bundle, "lib")
-config.moe_cuda_toolkit = "$(sed -n 's/^MOE_CUDA_TOOLKIT_PATH:PATH=//p' "$build/CMakeCache.txt")"
+# The GPU machine's toolkit may lie elsewhere than the building machine's.
+config.moe_cuda_toolkit = os.environ.get(
+    "MOE_CUDA_TOOLKIT_PATH",
+    "$(sed -n 's/^MOE_CUDA_TOOLKIT_PATH:PATH=//p' "$build/CMakeCache.txt")")
 config.moe_python_packages_dir = os.path.join(bundle, "python_packages")
 config.moe_sanitizers = ""
 
