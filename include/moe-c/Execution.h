@@ -168,6 +168,19 @@ MLIR_CAPI_EXPORTED bool moePackExpertWeights(MoeElementKind kind, intptr_t rank,
                                              MlirStringCallback onError,
                                              void *userData);
 
+/// Copies `array` where the executable's compiled code reads it in place
+/// and writes a view of the copy to `*staged`, valid as long as the
+/// executable: calls given that view make no copy of their own (for CUDA,
+/// each call otherwise copies its inputs to managed memory). On the CPU,
+/// where compiled code reads the caller's arrays, `*staged` is `array`. The
+/// view shares `array`'s shape pointer. On failure calls `onError`, when not
+/// null, with one message and returns false.
+MLIR_CAPI_EXPORTED bool moeExecutableStageArgument(MoeExecutable executable,
+                                                   MoeArray array,
+                                                   MoeArray *staged,
+                                                   MlirStringCallback onError,
+                                                   void *userData);
+
 /// Calls the entry point `name` on `inputs`, which it reads in place and
 /// checks against its argument types first. On failure (a wrong argument, a
 /// failed run-time check of the compiled code) calls `onError`, when not

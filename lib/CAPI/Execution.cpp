@@ -178,6 +178,25 @@ bool moePackExpertWeights(MoeElementKind kind, intptr_t rank,
   return true;
 }
 
+bool moeExecutableStageArgument(MoeExecutable executable, MoeArray array,
+                                MoeArray *staged, MlirStringCallback onError,
+                                void *userData) {
+  auto fail = [&](llvm::Error error) {
+    if (onError)
+      onError(wrap(StringRef(llvm::toString(std::move(error)))), userData);
+    return false;
+  };
+  auto view = viewArray(array, "the argument");
+  if (!view)
+    return fail(view.takeError());
+  auto copy = unwrap(executable)->stageArgument(*view);
+  if (!copy)
+    return fail(copy.takeError());
+  *staged = array;
+  staged->data = copy->data;
+  return true;
+}
+
 MoeResults moeExecutableInvoke(MoeExecutable executable,
                                        MlirStringRef name, intptr_t numInputs,
                                        const MoeArray *inputs,

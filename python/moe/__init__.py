@@ -296,24 +296,46 @@ class Executable:
                   for pos in range(packed.num_arguments)),
             tuple(packed.inner_tiles))
 
+    def stage(self, array):
+        """`array` copied where the compiled code reads it in place, as a
+        `StagedArray` to pass to `invoke` instead of the array: calls then
+        make no copy of it (for CUDA, each call otherwise copies its inputs
+        to the GPU's managed memory; on the CPU nothing is copied). The copy
+        lives as long as the executable; later changes to `array` do not
+        reach it."""
+        self._check_open()
+        array = np.asarray(array, order="C")
+        descriptor = _describe(array, "the staged array")
+        staged = _capi.MoeArray()
+        errors = _Messages()
+        if not lib.moeExecutableStageArgument(
+                self._executable, descriptor.array, ctypes.byref(staged),
+                errors.callback, None):
+            raise MoEError(errors.text())
+        return StagedArray(self, array, _Descriptor(staged, descriptor.shape))
+
     def invoke(self, name, *arrays):
         """Calls entry point `name` on `arrays` (array-likes, read in place
-        when C-contiguous) and returns its results as a tuple of new
-        arrays. Several threads may call at once (the GIL is released while
-        compiled code runs)."""
+        when C-contiguous, or `StagedArray`s of this executable) and returns
+        its results as a tuple of new arrays. Several threads may call at
+        once (the GIL is released while compiled code runs)."""
         self._check_open()
-        inputs = [np.asarray(array, order="C") for array in arrays]
-        shapes = [(ctypes.c_int64 * array.ndim)(*array.shape)
-                  for array in inputs]
-        descriptors = (_capi.MoeArray * max(len(inputs), 1))()
-        for position, (array, shape) in enumerate(zip(inputs, shapes)):
-            kind = _kind_of(array, f"argument #{position}")
-            descriptors[position] = _capi.MoeArray(
-                _capi.ELEMENT_KINDS.index(kind), array.ndim, shape,
-                array.ctypes.data)
+        described = []
+        for position, array in enumerate(arrays):
+            if isinstance(array, StagedArray):
+                if array.executable is not self:
+                    raise ValueError(f"argument #{position} was staged for "
+                                     f"another executable")
+                described.append(array._descriptor)
+            else:
+                described.append(_describe(np.asarray(array, order="C"),
+                                           f"argument #{position}"))
+        descriptors = (_capi.MoeArray * max(len(described), 1))()
+        for position, descriptor in enumerate(described):
+            descriptors[position] = descriptor.array
         errors = _Messages()
         results = lib.moeExecutableInvoke(
-            self._executable, _capi.MlirStringRef.of(name), len(inputs),
+            self._executable, _capi.MlirStringRef.of(name), len(described),
             descriptors, errors.callback, None)
         if not results:
             raise MoEError(errors.text())
@@ -323,6 +345,34 @@ class Executable:
                 for pos in range(lib.moeResultsGetNumArrays(results)))
         finally:
             lib.moeResultsDestroy(results)
+
+
+class _Descriptor(typing.NamedTuple):
+    """A `MoeArray` and the ctypes shape it points to, kept alive with it."""
+    array: _capi.MoeArray
+    shape: ctypes.Array
+
+
+def _describe(array, what):
+    """The `MoeArray` of `array`, a C-contiguous numpy array it reads."""
+    kind = _kind_of(array, what)
+    shape = (ctypes.c_int64 * array.ndim)(*array.shape)
+    return _Descriptor(_capi.MoeArray(_capi.ELEMENT_KINDS.index(kind),
+                                      array.ndim, shape, array.ctypes.data),
+                       shape)
+
+
+class StagedArray:
+    """An argument copied where an executable's compiled code reads it
+    (`Executable.stage`); pass it to that executable's `invoke`."""
+
+    def __init__(self, executable, array, descriptor):
+        self.executable = executable
+        self.shape = array.shape
+        self.dtype = array.dtype
+        # On the CPU the descriptor points into `array` itself.
+        self._array = array
+        self._descriptor = descriptor
 
 
 class PackedWeights(typing.NamedTuple):

@@ -167,6 +167,9 @@ _declare("moePackExpertWeights", ctypes.c_bool, ctypes.c_int,
          ctypes.c_ssize_t, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
          ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64),
          MlirStringCallback, ctypes.c_void_p)
+_declare("moeExecutableStageArgument", ctypes.c_bool, MoeExecutable,
+         MoeArray, ctypes.POINTER(MoeArray), MlirStringCallback,
+         ctypes.c_void_p)
 _declare("moeExecutableInvoke", MoeResults, MoeExecutable,
          MlirStringRef, ctypes.c_ssize_t, ctypes.POINTER(MoeArray),
          MlirStringCallback, ctypes.c_void_p)

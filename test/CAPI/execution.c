@@ -143,6 +143,8 @@ static void printResults(MoeResults results) {
  * CHECK: error: argument #0: the shape is too large
  * CHECK-SAME: (dimension 1 has size 1048576)
  * CHECK: error: the inputs are not an array
+ * CHECK: staged: yes, same data: yes
+ * CHECK: error: the argument: dimension 0 has a negative size (-1)
  */
 static void testExecution(void) {
   printf("testExecution\n");
@@ -189,6 +191,16 @@ static void testExecution(void) {
   moeExecutableInvoke(executable, route, 1, &hugeSize, printLine, NULL);
   printf("error: ");
   moeExecutableInvoke(executable, route, -1, &input, printLine, NULL);
+
+  /* On the CPU a staged argument is the caller's array itself. */
+  MoeArray staged;
+  bool stagedOk = moeExecutableStageArgument(executable, input, &staged,
+                                             printLine, NULL);
+  printf("staged: %s, same data: %s\n", stagedOk ? "yes" : "no",
+         staged.data == input.data ? "yes" : "no");
+  printf("error: ");
+  moeExecutableStageArgument(executable, negativeSize, &staged, printLine,
+                             NULL);
   moeExecutableDestroy(executable);
   mlirContextDestroy(context);
 }

@@ -241,3 +241,21 @@ report("invoke after close", lambda: scoped.invoke("routed", tokens,
 report("packed_weights after close",
        lambda: scoped.packed_weights("routed"))
 print("closed twice:", scoped.close())
+
+# Arguments staged once (Executable.stage) are passed without a copy; on the
+# CPU the compiled code reads the array itself. A staged array belongs to its
+# executable.
+# CHECK-NEXT: staged: True (3, 128)
+# CHECK-NEXT: foreign staged: ValueError: argument #0 was staged for another executable
+# CHECK-NEXT: stage after close: MoEError: the executable was closed
+staging = moe.compile(ROUTED)
+(unstaged_result,) = staging.invoke("routed", tokens, route_gates, experts,
+                                    w1, w2)
+(staged_result,) = staging.invoke("routed", tokens, route_gates, experts,
+                                  staging.stage(w1), staging.stage(w2))
+print("staged:", np.array_equal(staged_result, unstaged_result),
+      staged_result.shape)
+report("foreign staged", lambda: routed.invoke(
+    "routed", staging.stage(tokens), route_gates, experts, w1, w2))
+staging.close()
+report("stage after close", lambda: staging.stage(w1))
