@@ -151,7 +151,7 @@ private:
   Value both(Value lhs, Value rhs) {
     return arith::AndIOp::create(b, loc, lhs, rhs);
   }
-  SmallVector<Value> at(Value row, Value col) {
+  SmallVector<Value> indicesOf(Value row, Value col) {
     if (batch)
       return {batch, row, col};
     return {row, col};
@@ -165,7 +165,8 @@ private:
         [&](OpBuilder &, Location) {
           scf::YieldOp::create(
               b, loc,
-              memref::LoadOp::create(b, loc, buffer, at(row, col)).getResult());
+              memref::LoadOp::create(b, loc, buffer, indicesOf(row, col))
+                  .getResult());
         },
         [&](OpBuilder &, Location) {
           scf::YieldOp::create(
@@ -182,15 +183,15 @@ private:
                           function_ref<void(Value, Value)> body) {
     scf::ForOp::create(
         b, loc, index(0), index(tileRows * tileCols / kThreads), index(1),
-        ValueRange{}, [&](OpBuilder &, Location, Value step, ValueRange) {
-          Value element = add(thread, mul(step, kThreads));
+        ValueRange{}, [&](OpBuilder &, Location, Value turn, ValueRange) {
+          Value element = add(thread, mul(turn, kThreads));
           body(arith::DivUIOp::create(b, loc, element, index(tileCols)),
                arith::RemUIOp::create(b, loc, element, index(tileCols)));
           scf::YieldOp::create(b, loc);
         });
   }
 
-  Value pair(Value first, Value second) {
+  Value makePair(Value first, Value second) {
     return vector::FromElementsOp::create(b, loc,
                                           VectorType::get({2}, first.getType()),
                                           ValueRange{first, second});
@@ -230,11 +231,11 @@ private:
         rest.push_back(
             arith::TruncFOp::create(b, loc, gemm.mmaType, restOrZero));
       }
-      memref::StoreOp::create(b, loc, pair(rounded[0], rounded[1]), stagedLhs,
-                              {row, pos});
+      memref::StoreOp::create(b, loc, makePair(rounded[0], rounded[1]),
+                              stagedLhs, {row, pos});
       if (gemm.splitLhs)
-        memref::StoreOp::create(b, loc, pair(rest[0], rest[1]), stagedLhsRest,
-                                {row, pos});
+        memref::StoreOp::create(b, loc, makePair(rest[0], rest[1]),
+                                stagedLhsRest, {row, pos});
     });
   }
 
@@ -251,7 +252,7 @@ private:
             loadOrZero(rhs, globalRow, globalCol,
                        both(below(globalRow, depth), colInBounds)));
       }
-      memref::StoreOp::create(b, loc, pair(values[0], values[1]), stagedRhs,
+      memref::StoreOp::create(b, loc, makePair(values[0], values[1]), stagedRhs,
                               {col, pos});
     });
   }
@@ -349,10 +350,10 @@ private:
               /*withElseRegion=*/false);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(inBounds.thenBlock());
-          Value old = memref::LoadOp::create(b, loc, out, at(row, col));
+          Value old = memref::LoadOp::create(b, loc, out, indicesOf(row, col));
           memref::StoreOp::create(b, loc,
                                   arith::AddFOp::create(b, loc, old, sum), out,
-                                  at(row, col));
+                                  indicesOf(row, col));
         }
   }
 
