@@ -101,6 +101,11 @@ MLIR_CAPI_EXPORTED void moeCompileOptionsSetThreads(MoeCompileOptions options,
 MLIR_CAPI_EXPORTED void
 moeCompileOptionsSetPackWeights(MoeCompileOptions options, bool packWeights);
 
+/// Whether GEMMs of bf16/f16 operands run on tensor cores (CUDA, on chips
+/// that have them; default true): false runs them as loop kernels.
+MLIR_CAPI_EXPORTED void
+moeCompileOptionsSetTensorCores(MoeCompileOptions options, bool tensorCores);
+
 /// GPU architecture for the CUDA backend (`sm_90`), copied; empty: the
 /// GPU's own.
 MLIR_CAPI_EXPORTED void moeCompileOptionsSetChip(MoeCompileOptions options,

@@ -78,6 +78,11 @@ void moeCompileOptionsSetPackWeights(MoeCompileOptions options,
   unwrap(options)->options.packWeights = packWeights;
 }
 
+void moeCompileOptionsSetTensorCores(MoeCompileOptions options,
+                                     bool tensorCores) {
+  unwrap(options)->options.tensorCores = tensorCores;
+}
+
 void moeCompileOptionsSetChip(MoeCompileOptions options, MlirStringRef chip) {
   unwrap(options)->chip = unwrap(chip).str();
 }

@@ -183,7 +183,7 @@ class Module:
         return self
 
     def compile(self, backend="cpu", threads=0, fuse=True, opt_level=3,
-                num_ranks=1, chip="", pack_weights=False):
+                num_ranks=1, chip="", pack_weights=False, tensor_cores=True):
         """Compiles a copy of the module and JITs it.
 
         backend: "cpu" or "cuda". threads: CPU threads, 0 for OpenMP's
@@ -192,7 +192,8 @@ class Module:
         process is one of them). chip: the GPU architecture ("sm_90"),
         empty for the GPU's own. pack_weights: give entry points with f32
         expert weights a variant taking them packed
-        (`Executable.packed_weights`).
+        (`Executable.packed_weights`). tensor_cores: run the GEMMs of
+        bf16/f16 operands on tensor cores (CUDA, sm_80 and newer).
         """
         if backend not in _capi.BACKENDS:
             raise ValueError(f"unknown backend '{backend}' (known: "
@@ -211,6 +212,7 @@ class Module:
             lib.moeCompileOptionsSetNumRanks(options, num_ranks)
             lib.moeCompileOptionsSetChip(options, _capi.MlirStringRef.of(chip))
             lib.moeCompileOptionsSetPackWeights(options, bool(pack_weights))
+            lib.moeCompileOptionsSetTensorCores(options, bool(tensor_cores))
             self.context._diagnostics.take()
             executable = lib.moeExecutableCreate(self._module, options)
         finally:

@@ -155,6 +155,8 @@ _declare("moeCompileOptionsSetThreads", None, MoeCompileOptions,
 _declare("moeCompileOptionsSetChip", None, MoeCompileOptions, MlirStringRef)
 _declare("moeCompileOptionsSetPackWeights", None, MoeCompileOptions,
          ctypes.c_bool)
+_declare("moeCompileOptionsSetTensorCores", None, MoeCompileOptions,
+         ctypes.c_bool)
 _declare("moeExecutableCreate", MoeExecutable, MlirModule, MoeCompileOptions)
 _declare("moeExecutableDestroy", None, MoeExecutable)
 _declare("moeExecutableGetNumEntryPoints", ctypes.c_ssize_t,

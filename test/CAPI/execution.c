@@ -151,6 +151,8 @@ static void testExecution(void) {
   MlirContext context = createContext();
   MoeCompileOptions options = moeCompileOptionsCreate();
   moeCompileOptionsSetThreads(options, 2);
+  /* A CUDA option: the CPU compile does without it. */
+  moeCompileOptionsSetTensorCores(options, false);
   MoeExecutable executable = compileOrExit(context, routing, options);
   moeCompileOptionsDestroy(options);
   printf("entry points: %d, ",
