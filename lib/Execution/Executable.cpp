@@ -43,6 +43,7 @@
 #include <omp.h>
 
 #include <csetjmp>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -522,6 +523,10 @@ Executable::compileForCUDA(OwningOpRef<ModuleOp> module,
   // PTX, compiled by the driver for this GPU when the module loads: ptxas
   // is not needed (libdevice still is, when kernels are built).
   pipelineOptions.format = KernelFormat::PTX;
+  // A copied build (the GPU bundle) may run where the toolkit lies
+  // elsewhere than where it was configured.
+  if (const char *toolkit = std::getenv("MOE_CUDA_TOOLKIT_PATH"))
+    pipelineOptions.toolkit = toolkit;
   return compile(std::move(module), options, Target::CUDA,
                  [&](OpPassManager &pm, Stage stage) {
                    buildCUDAStage(pm, stage, pipelineOptions);
