@@ -126,15 +126,8 @@ def torch_sees_gpu():
 
 
 def time_torch(config, inputs, output, budget):
-    description = {
-        "arguments": list(config.arguments), "n": config.n, "k": config.k,
-        "noise_epsilon": config.noise_epsilon,
-        "activation": config.activation,
-        "normalization": config.normalization,
-        "renormalize": config.renormalize,
-        "importance_weight": config.importance_weight,
-        "load_weight": config.load_weight,
-        "dtype": "bf16", "device": "cuda", "output": str(output)}
+    description = {**config.layer_attributes(), "dtype": "bf16",
+                   "device": "cuda", "output": str(output)}
     path = output.with_suffix(".json")
     path.write_text(json.dumps(description))
     script = ROOT / "bench" / "torch_moe.py"

@@ -107,15 +107,8 @@ def time_compiled(config, tokens, work, budget, options=()):
 
 
 def time_torch(config, tokens, work, budget):
-    description = {
-        "arguments": list(config.arguments), "n": config.n, "k": config.k,
-        "noise_epsilon": config.noise_epsilon,
-        "activation": config.activation,
-        "normalization": config.normalization,
-        "renormalize": config.renormalize,
-        "importance_weight": config.importance_weight,
-        "load_weight": config.load_weight,
-        "threads": len(os.sched_getaffinity(0))}
+    description = {**config.layer_attributes(),
+                   "threads": len(os.sched_getaffinity(0))}
     path = work / "torch.json"
     path.write_text(json.dumps(description))
     script = ROOT / "bench" / "torch_moe.py"

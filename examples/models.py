@@ -78,6 +78,17 @@ class ModelConfig:
     def hierarchical(self):
         return self.num_groups is not None
 
+    def layer_attributes(self):
+        """The entry's arguments and the flat layer's attributes, as JSON
+        values: what bench/torch_moe.py's CONFIG describes."""
+        return {"arguments": list(self.arguments), "n": self.n, "k": self.k,
+                "noise_epsilon": self.noise_epsilon,
+                "activation": self.activation,
+                "normalization": self.normalization,
+                "renormalize": self.renormalize,
+                "importance_weight": self.importance_weight,
+                "load_weight": self.load_weight}
+
     @property
     def group_size(self):
         """b: experts per group (n itself for a flat layer)."""

@@ -672,18 +672,26 @@ llvm::Error Executable::checkArguments(StringRef name,
       .takeError();
 }
 
-llvm::Expected<HostArrayRef> Executable::stageArgument(HostArrayRef array) {
-  if (target != Target::CUDA)
-    return array;
+llvm::Expected<void *> Executable::copyToBuffer(HostArrayRef array) const {
   void *copy = nullptr;
   size_t bytes = array.getSizeInBytes();
+  // Allocation failures of the CUDA runtime come back through `guarded`.
   if (auto error = guarded("copying the inputs to the GPU",
                            [&] { copy = allocateBuffer(bytes); }))
     return std::move(error);
   if (bytes != 0)
     std::memcpy(copy, array.data, bytes);
-  stagedArguments.insert(copy);
-  array.data = copy;
+  return copy;
+}
+
+llvm::Expected<HostArrayRef> Executable::stageArgument(HostArrayRef array) {
+  if (target != Target::CUDA)
+    return array;
+  auto copy = copyToBuffer(array);
+  if (!copy)
+    return copy.takeError();
+  stagedArguments.insert(*copy);
+  array.data = *copy;
   return array;
 }
 
@@ -707,16 +715,11 @@ Executable::invoke(StringRef name, ArrayRef<HostArrayRef> inputs) {
        ++position) {
     if (stagedArguments.contains(inputs[position].data))
       continue;
-    size_t bytes = inputs[position].getSizeInBytes();
-    void *copy = nullptr;
-    // Allocation failures of the CUDA runtime come back through `guarded`.
-    if (auto error = guarded("copying the inputs to the GPU",
-                             [&] { copy = allocateBuffer(bytes); }))
-      return std::move(error);
-    deviceCopies.push_back(copy);
-    if (bytes != 0)
-      std::memcpy(copy, inputs[position].data, bytes);
-    arguments[position].data = static_cast<const uint8_t *>(copy);
+    auto copy = copyToBuffer(inputs[position]);
+    if (!copy)
+      return copy.takeError();
+    deviceCopies.push_back(*copy);
+    arguments[position].data = static_cast<const uint8_t *>(*copy);
   }
 
   // Every scalar of the expanded descriptors lives in `words`, which is

@@ -69,7 +69,21 @@ class _Messages:
         return b"".join(chunks).decode(errors="replace")
 
 
-class Context:
+class _Closable:
+    """Released by `close()`: at the end of a `with` block, or when
+    collected."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Context(_Closable):
     """An MLIR context with the dialects a model and its compilation use.
 
     A context and its modules belong to one thread at a time; executables
@@ -102,15 +116,6 @@ class Context:
     def _check_open(self):
         if not self._context:
             raise MoEError("the context was closed")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def parse(self, source, name="<string>"):
         """Parses and verifies `source` (MLIR text) into a `Module`."""
@@ -249,7 +254,7 @@ def _kind_of(array, what):
     return kind
 
 
-class Executable:
+class Executable(_Closable):
     """A compiled module: call its entry points on arrays."""
 
     def __init__(self, executable):
@@ -271,15 +276,6 @@ class Executable:
     def _check_open(self):
         if not self._executable:
             raise MoEError("the executable was closed")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def packed_weights(self, name):
         """Entry point `name`'s variant taking its expert weights packed, as

@@ -187,6 +187,8 @@ private:
   /// CPU, managed memory for CUDA.
   void *allocateBuffer(size_t bytes) const;
   void releaseBuffer(void *buffer) const;
+  /// A buffer holding a copy of `array`'s data.
+  llvm::Expected<void *> copyToBuffer(HostArrayRef array) const;
 
   Target target = Target::CPU;
   /// The copies `stageArgument` made, released with the executable.
